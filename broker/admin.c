@@ -1,0 +1,181 @@
+/* admin.c - the admin socket: stats, replicas, reload. One msgpack map each way (PROTOCOL.md). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "common/clock.h"
+#include "schemas/mpcheck.h"
+#include "schemas/mpobj.h"
+
+static void s_kv(msgpack_packer *pk, const char *key, uint64_t v) {
+    fmx_mp_pack_cstr(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
+    msgpack_pack_map(pk, 5);
+    fmx_mp_pack_cstr(pk, "status");
+    fmx_mp_pack_cstr(pk, "ok");
+    s_kv(pk, "uptime_ms", (fmx_clock_now_us() - b->started_us) / 1000u);
+    fmx_mp_pack_cstr(pk, "types");
+    size_t n_types = fmx_registry_type_count(b->registry);
+    msgpack_pack_map(pk, n_types);
+    for (size_t i = 0; i < n_types; i++) {
+        const fmx_type_t *t = fmx_registry_type_at(b->registry, i);
+        fmx_mp_pack_cstr(pk, t->name);
+        msgpack_pack_map(pk, 4);
+        s_kv(pk, "ready", t->n_replicas);
+        s_kv(pk, "capacity", t->capacity);
+        s_kv(pk, "inflight", t->inflight);
+        s_kv(pk, "queued", fmx_sched_depth(b->sched, (uint32_t)i));
+    }
+    const fmx_counters_t *c = &b->counters;
+    fmx_mp_pack_cstr(pk, "counters");
+    msgpack_pack_map(pk, 16);
+    s_kv(pk, "requests", c->requests);
+    s_kv(pk, "ok", c->ok);
+    s_kv(pk, "degraded", c->degraded);
+    s_kv(pk, "errors", c->errors);
+    s_kv(pk, "bad_requests", c->bad_requests);
+    s_kv(pk, "events", c->events);
+    s_kv(pk, "tasks_dispatched", c->tasks_dispatched);
+    s_kv(pk, "results", c->results);
+    s_kv(pk, "late_results", c->late_results);
+    s_kv(pk, "redispatches", c->redispatches);
+    s_kv(pk, "fallbacks", c->fallbacks);
+    s_kv(pk, "queue_dropped", c->queue_dropped);
+    s_kv(pk, "replicas_registered", c->replicas_registered);
+    s_kv(pk, "replicas_expired", c->replicas_expired);
+    s_kv(pk, "reloads_ok", c->reloads_ok);
+    s_kv(pk, "reloads_failed", c->reloads_failed);
+    fmx_mp_pack_cstr(pk, "feeds");
+    size_t n_feeds = fmx_feedset_count(b->feeds->set);
+    msgpack_pack_array(pk, n_feeds);
+    for (size_t i = 0; i < n_feeds; i++) fmx_mp_pack_cstr(pk, fmx_feedset_at(b->feeds->set, i)->name);
+}
+
+typedef struct {
+    fmx_broker_t *b;
+    msgpack_packer *pk;
+    uint64_t now;
+} s_each_t;
+
+static void s_replica(void *arg, fmx_replica_t *r) {
+    s_each_t *e = arg;
+    msgpack_packer *pk = e->pk;
+    msgpack_pack_map(pk, 7);
+    fmx_mp_pack_cstr(pk, "type");
+    fmx_mp_pack_cstr(pk, fmx_registry_type_at(e->b->registry, r->type_index)->name);
+    fmx_mp_pack_cstr(pk, "pid");
+    msgpack_pack_int64(pk, r->pid);
+    fmx_mp_pack_cstr(pk, "name");
+    fmx_mp_pack_cstr(pk, r->name);
+    s_kv(pk, "capacity", r->capacity);
+    s_kv(pk, "inflight", r->inflight);
+    s_kv(pk, "tasks", r->tasks_total);
+    s_kv(pk, "idle_ms", (e->now - r->last_seen_us) / 1000u);
+}
+
+static void s_replicas(fmx_broker_t *b, msgpack_packer *pk) {
+    msgpack_pack_map(pk, 2);
+    fmx_mp_pack_cstr(pk, "status");
+    fmx_mp_pack_cstr(pk, "ok");
+    fmx_mp_pack_cstr(pk, "replicas");
+    msgpack_pack_array(pk, fmx_registry_replica_count(b->registry));
+    s_each_t e = {b, pk, fmx_clock_now_us()};
+    fmx_registry_each(b->registry, s_replica, &e);
+}
+
+static void s_error(msgpack_packer *pk, const char *code, const char *message) {
+    msgpack_pack_map(pk, 2);
+    fmx_mp_pack_cstr(pk, "status");
+    fmx_mp_pack_cstr(pk, "error");
+    fmx_mp_pack_cstr(pk, "error");
+    msgpack_pack_map(pk, 2);
+    fmx_mp_pack_cstr(pk, "code");
+    fmx_mp_pack_cstr(pk, code);
+    fmx_mp_pack_cstr(pk, "message");
+    fmx_mp_pack_cstr(pk, message);
+}
+
+static void s_handle(fmx_broker_t *b, const void *data, size_t len, msgpack_packer *pk) {
+    char err[FMX_ERR_LEN];
+    static const fmx_mp_limits_t limits = {4096, 4, 256};
+    if (fmx_mp_check(data, len, &limits, err) != 0) {
+        s_error(pk, "bad_request", err);
+        return;
+    }
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    msgpack_object obj;
+    size_t off = 0;
+    fmx_str_t cmd = FMX_STR_NULL;
+    if (msgpack_unpack(data, len, &off, &zone, &obj) != MSGPACK_UNPACK_SUCCESS || obj.type != MSGPACK_OBJECT_MAP ||
+        fmx_mp_get_str(&obj, "cmd", &cmd) != 0) {
+        s_error(pk, "bad_request", "expected a map with a string `cmd`");
+    } else if (cmd.len == 5 && memcmp(cmd.ptr, "stats", 5) == 0) {
+        s_stats(b, pk);
+    } else if (cmd.len == 8 && memcmp(cmd.ptr, "replicas", 8) == 0) {
+        s_replicas(b, pk);
+    } else if (cmd.len == 6 && memcmp(cmd.ptr, "reload", 6) == 0) {
+        char errs[4096];
+        if (fmx_broker_reload(b, errs, sizeof errs) == 0) {
+            msgpack_pack_map(pk, 1);
+            fmx_mp_pack_cstr(pk, "status");
+            fmx_mp_pack_cstr(pk, "ok");
+        } else {
+            s_error(pk, "bad_request", errs);
+        }
+    } else {
+        s_error(pk, "bad_request", "unknown `cmd` (expected stats, replicas or reload)");
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+void fmx_admin_handle(fmx_broker_t *b) {
+    for (int k = 0; k < 64; k++) {
+        zmq_msg_t f[3];
+        int n = 0, more = 1, extra = 0;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, b->admin, n == 0 && !extra ? ZMQ_DONTWAIT : 0) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            if (n < 3)
+                f[n++] = m;
+            else {
+                extra = 1;
+                zmq_msg_close(&m);
+            }
+        }
+        if (n == 0) return;
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        if (n == 3 && !extra && zmq_msg_size(&f[1]) == 0)
+            s_handle(b, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), &pk);
+        else
+            s_error(&pk, "bad_request", "expected one frame after the empty delimiter");
+        if (n >= 1 && zmq_msg_size(&f[0]) <= FMX_IDENTITY_MAX) {
+            zmq_msg_t id, delim, body;
+            zmq_msg_init_size(&id, zmq_msg_size(&f[0]));
+            memcpy(zmq_msg_data(&id), zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
+            zmq_msg_init_size(&delim, 0);
+            zmq_msg_init_size(&body, sb.size);
+            memcpy(zmq_msg_data(&body), sb.data, sb.size);
+            if (zmq_msg_send(&id, b->admin, ZMQ_SNDMORE) < 0) zmq_msg_close(&id);
+            else {
+                zmq_msg_send(&delim, b->admin, ZMQ_SNDMORE);
+                zmq_msg_send(&body, b->admin, 0);
+            }
+            zmq_msg_close(&delim);
+            zmq_msg_close(&body);
+        }
+        msgpack_sbuffer_destroy(&sb);
+        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+    }
+}

@@ -1,0 +1,138 @@
+#include "broker/cluster.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+void fmx_cluster_defaults(fmx_cluster_t *c) {
+    memset(c, 0, sizeof *c);
+    snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:7400");
+    snprintf(c->backend, sizeof c->backend, "tcp://127.0.0.1:7401");
+    snprintf(c->admin, sizeof c->admin, "tcp://127.0.0.1:7402");
+    snprintf(c->feeds_dir, sizeof c->feeds_dir, "configs/feeds");
+    snprintf(c->store_path, sizeof c->store_path, "var/store");
+    c->heartbeat_ms = 1000;
+    c->liveness = 3;
+    c->max_requests = 4096;
+    c->queue_per_type = 10000;
+}
+
+typedef struct {
+    const char *path;
+    yaml_document_t *doc;
+    char *err;
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *x, const yaml_node_t *n, const char *msg, const char *key) {
+    return fmx_err(x->err, "%s:%zu:%zu: %s%s%s", x->path, n->start_mark.line + 1, n->start_mark.column + 1, msg,
+                   key ? " " : "", key ? key : "");
+}
+
+static int s_str(s_ctx_t *x, const yaml_node_t *v, char *out, size_t cap, const char *key) {
+    if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 || v->data.scalar.length >= cap)
+        return s_fail(x, v, "expected a non-empty string (not too long) for", key);
+    memcpy(out, v->data.scalar.value, v->data.scalar.length);
+    out[v->data.scalar.length] = '\0';
+    return 0;
+}
+
+static int s_uint(s_ctx_t *x, const yaml_node_t *v, uint32_t lo, uint32_t hi, uint32_t *out, const char *key) {
+    if (v->type != YAML_SCALAR_NODE) return s_fail(x, v, "expected an integer for", key);
+    const char *s = (const char *)v->data.scalar.value;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || n < lo || n > hi) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "expected an integer in %u..%u for", lo, hi);
+        return s_fail(x, v, msg, key);
+    }
+    *out = (uint32_t)n;
+    return 0;
+}
+
+static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_node_t *map) {
+    if (map->type != YAML_MAPPING_NODE) return s_fail(x, map, "expected a mapping for", section);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(x->doc, p->key), *v = yaml_document_get_node(x->doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) return s_fail(x, map, "expected string keys in", section);
+        const char *key = (const char *)k->data.scalar.value;
+        int rc;
+        if (strcmp(section, "actors") == 0) {
+            if (c->n_actors == FMX_CLUSTER_MAX_TYPES) return s_fail(x, k, "too many actor types", NULL);
+            rc = s_str(x, k, c->actors[c->n_actors].type, sizeof c->actors[0].type, "actor type");
+            if (rc == 0) rc = s_uint(x, v, 0, 64, &c->actors[c->n_actors].replicas, key);
+            if (rc == 0) c->n_actors++;
+        } else if (strcmp(section, "store") == 0 && strcmp(key, "path") == 0) {
+            rc = s_str(x, v, c->store_path, sizeof c->store_path, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "frontend") == 0) {
+            rc = s_str(x, v, c->frontend, sizeof c->frontend, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "backend") == 0) {
+            rc = s_str(x, v, c->backend, sizeof c->backend, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "admin") == 0) {
+            rc = s_str(x, v, c->admin, sizeof c->admin, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "feeds") == 0) {
+            rc = s_str(x, v, c->feeds_dir, sizeof c->feeds_dir, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "heartbeat_ms") == 0) {
+            rc = s_uint(x, v, 1, 60000, &c->heartbeat_ms, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "liveness") == 0) {
+            rc = s_uint(x, v, 1, 100, &c->liveness, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "max_requests") == 0) {
+            rc = s_uint(x, v, 1, 65535, &c->max_requests, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "queue_per_type") == 0) {
+            rc = s_uint(x, v, 1, 1000000, &c->queue_per_type, key);
+        } else {
+            char what[160];
+            snprintf(what, sizeof what, "unknown key in `%s`:", section);
+            rc = s_fail(x, k, what, key);
+        }
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return fmx_err(err, "%s: cannot open: %s", path, strerror(errno));
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return fmx_err(err, "%s: cannot initialise the YAML parser", path);
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        fmx_err(err, "%s:%zu:%zu: %s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                parser.problem ? parser.problem : "YAML syntax error");
+        goto out_parser;
+    }
+    s_ctx_t x = {path, &doc, err};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        rc = 0; /* an empty file keeps the defaults */
+        goto out_doc;
+    }
+    if (root->type != YAML_MAPPING_NODE) {
+        s_fail(&x, root, "expected a mapping at the top level", NULL);
+        goto out_doc;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
+        const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
+        if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0) {
+            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors):", key);
+            goto out_doc;
+        }
+        if (s_section(&x, c, key, v) != 0) goto out_doc;
+    }
+    rc = 0;
+out_doc:
+    yaml_document_delete(&doc);
+out_parser:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return rc;
+}

@@ -1,0 +1,39 @@
+/* cluster.h - configs/cluster.yaml: endpoints, broker limits, and the actors `up` starts.
+ *
+ *   broker:  { frontend: EP, backend: EP, admin: EP, heartbeat_ms: N, liveness: N,
+ *              max_requests: N, queue_per_type: N, feeds: DIR }
+ *   store:   { path: DIR }
+ *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
+ * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
+#ifndef FMX_CLUSTER_H
+#define FMX_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/fmx.h"
+
+#define FMX_ENDPOINT_MAX 256
+#define FMX_PATH_MAX 1024
+#define FMX_CLUSTER_MAX_TYPES 64
+
+typedef struct {
+    char frontend[FMX_ENDPOINT_MAX], backend[FMX_ENDPOINT_MAX], admin[FMX_ENDPOINT_MAX];
+    char feeds_dir[FMX_PATH_MAX];
+    char store_path[FMX_PATH_MAX];
+    uint32_t heartbeat_ms;   /* 1..60000 */
+    uint32_t liveness;       /* heartbeats missed before a peer is dead, 1..100 */
+    uint32_t max_requests;   /* in flight at once, 1..65535; more get `overloaded` */
+    uint32_t queue_per_type; /* tasks waiting per node type, 1..1000000 */
+    struct {
+        char type[64];
+        uint32_t replicas;
+    } actors[FMX_CLUSTER_MAX_TYPES];
+    size_t n_actors;
+} fmx_cluster_t;
+
+void fmx_cluster_defaults(fmx_cluster_t *c);
+/* Overlays the file onto *c. 0, or -1 with err "FILE:LINE:COL: message". */
+int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]);
+
+#endif

@@ -1,0 +1,536 @@
+/* exec.c - running one request's plan: dispatch every node whose inputs are ready, collect
+ * results, substitute fallbacks for nodes that fail or miss their deadline, and reply when the
+ * output node is done. Inputs travel to actors as the very frames other actors produced
+ * (zmq_msg_copy shares the buffer); the broker decodes only headers. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/scalar.h"
+#include "schemas/mpcheck.h"
+#include "schemas/mpobj.h"
+
+static const char s_empty_array[] = {(char)0x90};
+
+static void s_ready(fmx_broker_t *b, fmx_run_t *run, size_t i);
+static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *result, const char *outcome);
+
+static fmx_run_t *s_run_of(fmx_broker_t *b, uint64_t id) {
+    if (FMX_TASK_EPOCH(id) != b->epoch) return NULL;
+    uint32_t slot = FMX_TASK_SLOT(id);
+    if (slot >= b->config.max_requests) return NULL;
+    fmx_run_t *run = &b->runs[slot];
+    if (!run->active || (run->gen & 0xfffffu) != FMX_TASK_GEN(id)) return NULL;
+    if (FMX_TASK_NODE(id) >= run->plan->n_nodes) return NULL;
+    return run;
+}
+
+static uint64_t s_task_id(const fmx_broker_t *b, const fmx_run_t *run, size_t i) {
+    return FMX_TASK_ID(b->epoch, run->gen, run->slot, i);
+}
+
+static void s_free_sbuffer(void *data, void *hint) {
+    (void)hint;
+    free(data);
+}
+
+/* Moves a packed sbuffer into a message without copying. */
+static int s_msg_from_sbuffer(zmq_msg_t *msg, msgpack_sbuffer *sb) {
+    size_t size = sb->size;
+    char *data = msgpack_sbuffer_release(sb);
+    if (!data) return zmq_msg_init_size(msg, 0);
+    if (zmq_msg_init_data(msg, data, size, s_free_sbuffer, NULL) != 0) {
+        free(data);
+        return -1;
+    }
+    return 0;
+}
+
+static int s_msg_from_bytes(zmq_msg_t *msg, const void *data, size_t len) {
+    if (zmq_msg_init_size(msg, len) != 0) return -1;
+    memcpy(zmq_msg_data(msg), data, len);
+    return 0;
+}
+
+/* --- request-time variables ------------------------------------------------------------------ */
+
+static int s_lookup_overrides(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
+    const fmx_run_t *run = arg;
+    if (len == 5 && memcmp(name, "limit", 5) == 0 && run->req.limit > 0) {
+        out->kind = FMX_SCALAR_INT;
+        out->u.i = run->req.limit;
+        return 0;
+    }
+    return -1;
+}
+
+static int s_lookup_context(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
+    const fmx_run_t *run = arg;
+    if (len == 7 && memcmp(name, "user_id", 7) == 0) {
+        out->kind = FMX_SCALAR_STR;
+        out->u.s = run->req.user_id;
+        return 0;
+    }
+    if (len == 10 && memcmp(name, "request_id", 10) == 0) {
+        out->kind = FMX_SCALAR_STR;
+        out->u.s = (fmx_str_t){run->request_id, strlen(run->request_id)};
+        return 0;
+    }
+    if (len == 4 && memcmp(name, "feed", 4) == 0) {
+        out->kind = FMX_SCALAR_STR;
+        out->u.s = run->req.feed;
+        return 0;
+    }
+    const msgpack_object *v = run->req.context ? fmx_mp_map_getn(run->req.context, name, len) : NULL;
+    if (v && fmx_scalar_from_msgpack(v, out) == 0) return 0;
+    return -1;
+}
+
+static int s_pack_context(fmx_run_t *run) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    size_t extra = 0;
+    const msgpack_object *ctx = run->req.context;
+    if (ctx) {
+        for (uint32_t i = 0; i < ctx->via.map.size; i++) {
+            const msgpack_object *k = &ctx->via.map.ptr[i].key;
+            /* The broker's own facts win over same-named client keys. */
+            if (!fmx_mp_str_eq(k, "user_id") && !fmx_mp_str_eq(k, "request_id") && !fmx_mp_str_eq(k, "ranking_id") &&
+                !fmx_mp_str_eq(k, "feed"))
+                extra++;
+        }
+    }
+    msgpack_pack_map(&pk, 4 + extra);
+    fmx_mp_pack_cstr(&pk, "user_id");
+    fmx_mp_pack_strn(&pk, run->req.user_id.ptr, run->req.user_id.len);
+    fmx_mp_pack_cstr(&pk, "request_id");
+    fmx_mp_pack_cstr(&pk, run->request_id);
+    fmx_mp_pack_cstr(&pk, "ranking_id");
+    fmx_mp_pack_cstr(&pk, run->ranking_id);
+    fmx_mp_pack_cstr(&pk, "feed");
+    fmx_mp_pack_strn(&pk, run->req.feed.ptr, run->req.feed.len);
+    for (uint32_t i = 0; ctx && i < ctx->via.map.size; i++) {
+        const msgpack_object *k = &ctx->via.map.ptr[i].key;
+        if (fmx_mp_str_eq(k, "user_id") || fmx_mp_str_eq(k, "request_id") || fmx_mp_str_eq(k, "ranking_id") ||
+            fmx_mp_str_eq(k, "feed"))
+            continue;
+        msgpack_pack_object(&pk, *k);
+        msgpack_pack_object(&pk, ctx->via.map.ptr[i].val);
+    }
+    return s_msg_from_sbuffer(&run->context, &sb);
+}
+
+/* --- timers ------------------------------------------------------------------------------------ */
+
+static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome);
+
+static void s_node_timer(void *arg, uint64_t task_id, uint64_t now_us) {
+    (void)now_us;
+    fmx_broker_t *b = arg;
+    fmx_run_t *run = s_run_of(b, task_id);
+    if (!run) return;
+    size_t i = FMX_TASK_NODE(task_id);
+    run->nodes[i].timer = 0;
+    if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED) s_fail(b, run, i, "timeout");
+}
+
+static void s_run_timer(void *arg, uint64_t task_id, uint64_t now_us) {
+    (void)now_us;
+    fmx_broker_t *b = arg;
+    fmx_run_t *run = s_run_of(b, task_id);
+    if (!run) return;
+    run->deadline_timer = 0;
+    uint32_t gen = run->gen;
+    /* Fail everything still open, in dependency order; each failure may complete the request. */
+    for (size_t i = 0; i < run->plan->n_nodes && run->active && run->gen == gen; i++)
+        if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED)
+            s_fail(b, run, i, "timeout");
+}
+
+/* --- dispatch ---------------------------------------------------------------------------------- */
+
+static void s_send(fmx_broker_t *b, fmx_run_t *run, size_t i, fmx_replica_t *replica, uint64_t now) {
+    fmx_node_run_t *n = &run->nodes[i];
+    uint64_t task_id = s_task_id(b, run, i);
+    if (fmx_registry_task_begin(b->registry, replica, task_id) != 0) {
+        s_fail(b, run, i, "error");
+        return;
+    }
+    n->state = FMX_NODE_RUNNING;
+    n->attempt++;
+    n->dispatch_us = now;
+    n->actor_pid = replica->pid;
+    snprintf(n->actor, sizeof n->actor, "%s", replica->name);
+    b->counters.tasks_dispatched++;
+    if (fmx_broker_send_task(b, replica, run, i, task_id, n->deadline_us - now) != 0) {
+        /* The replica is gone: removing it re-dispatches this task with the others it held. */
+        fmx_broker_remove_replica(b, replica, "unreachable");
+    }
+}
+
+static void s_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i) {
+    fmx_node_run_t *n = &run->nodes[i];
+    uint64_t now = fmx_clock_now_us();
+    if (n->deadline_us <= now) {
+        s_fail(b, run, i, "timeout");
+        return;
+    }
+    fmx_replica_t *replica = fmx_registry_pick(b->registry, n->type_index);
+    if (replica) {
+        s_send(b, run, i, replica, now);
+        return;
+    }
+    if (fmx_sched_push(b->sched, n->type_index, s_task_id(b, run, i), n->deadline_us) != 0) {
+        fmx_log_warn("request %s node %s: queue for type %s is full", run->request_id, run->plan->nodes[i].name,
+                     run->plan->nodes[i].type);
+        s_fail(b, run, i, "overloaded");
+        return;
+    }
+    n->state = FMX_NODE_QUEUED;
+}
+
+void fmx_exec_on_capacity(fmx_broker_t *b, uint32_t type_index) {
+    uint64_t now = fmx_clock_now_us();
+    for (;;) {
+        fmx_replica_t *replica = fmx_registry_pick(b->registry, type_index);
+        if (!replica) return;
+        uint64_t task_id;
+        size_t dropped = 0;
+        int rc = fmx_sched_pop(b->sched, type_index, now, &task_id, &dropped);
+        b->counters.queue_dropped += dropped;
+        if (rc != 0) return;
+        fmx_run_t *run = s_run_of(b, task_id);
+        if (!run || run->nodes[FMX_TASK_NODE(task_id)].state != FMX_NODE_QUEUED) continue; /* stale */
+        s_send(b, run, FMX_TASK_NODE(task_id), replica, now);
+    }
+}
+
+static void s_carousel(fmx_broker_t *b, fmx_run_t *run, size_t i) {
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    const zmq_msg_t *in = &run->nodes[pn->inputs[0]].result;
+    zmq_msg_t *input = (zmq_msg_t *)in; /* zmq_msg_data/size take non-const */
+    const char *base = strrchr(pn->name, '/');
+    base = base ? base + 1 : pn->name;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 1);
+    msgpack_pack_map(&pk, 5);
+    fmx_mp_pack_cstr(&pk, "id");
+    fmx_mp_pack_cstr(&pk, base);
+    fmx_mp_pack_cstr(&pk, "type");
+    fmx_mp_pack_cstr(&pk, "carousel");
+    fmx_mp_pack_cstr(&pk, "source");
+    fmx_mp_pack_cstr(&pk, pn->name);
+    fmx_mp_pack_cstr(&pk, "fields");
+    msgpack_pack_map(&pk, 1);
+    fmx_mp_pack_cstr(&pk, "feed");
+    fmx_mp_pack_cstr(&pk, pn->def && pn->def->subfeed ? pn->def->subfeed : base);
+    fmx_mp_pack_cstr(&pk, "items");
+    /* The sub-feed's output array is spliced in as it came from its actor. */
+    msgpack_sbuffer_write(&sb, zmq_msg_data(input), zmq_msg_size(input));
+    zmq_msg_t out;
+    if (s_msg_from_sbuffer(&out, &sb) != 0) {
+        s_fail(b, run, i, "error");
+        return;
+    }
+    s_complete(b, run, i, &out, "ok");
+}
+
+static void s_ready(fmx_broker_t *b, fmx_run_t *run, size_t i) {
+    fmx_node_run_t *n = &run->nodes[i];
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    uint64_t now = fmx_clock_now_us();
+    n->ready_us = now;
+    if (pn->kind == FMX_PLAN_CAROUSEL) {
+        n->dispatch_us = now;
+        s_carousel(b, run, i);
+        return;
+    }
+    n->deadline_us = run->deadline_us;
+    if (pn->budget_ms && now + (uint64_t)pn->budget_ms * 1000u < n->deadline_us)
+        n->deadline_us = now + (uint64_t)pn->budget_ms * 1000u;
+    if (n->deadline_us <= now) {
+        s_fail(b, run, i, "timeout");
+        return;
+    }
+    if (n->deadline_us < run->deadline_us) {
+        n->timer = fmx_timers_add(b->timers, n->deadline_us, s_node_timer, b, s_task_id(b, run, i));
+        if (!n->timer) {
+            s_fail(b, run, i, "error");
+            return;
+        }
+    }
+    s_dispatch(b, run, i);
+}
+
+/* --- completion -------------------------------------------------------------------------------- */
+
+static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index);
+
+static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *result, const char *outcome) {
+    fmx_node_run_t *n = &run->nodes[i];
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    if (n->timer) {
+        fmx_timers_cancel(b->timers, n->timer);
+        n->timer = 0;
+    }
+    n->state = FMX_NODE_DONE;
+    n->done_us = fmx_clock_now_us();
+    n->outcome = outcome;
+    zmq_msg_init(&n->result);
+    zmq_msg_move(&n->result, result);
+    run->pending--;
+    if (i == run->plan->output) {
+        s_finish(b, run, i);
+        return;
+    }
+    uint32_t gen = run->gen;
+    for (size_t k = 0; k < pn->n_consumers && run->active && run->gen == gen; k++) {
+        size_t c = pn->consumers[k];
+        if (--run->nodes[c].waiting == 0) s_ready(b, run, c);
+    }
+}
+
+static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome) {
+    fmx_node_run_t *n = &run->nodes[i];
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    fmx_log_info("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
+                 pn->required ? "none (required)" : fmx_fallback_kind_name(pn->fallback));
+    if (pn->required) {
+        fmx_error_code_t code = strcmp(outcome, "timeout") == 0     ? FMX_CODE_DEADLINE_EXCEEDED
+                                : strcmp(outcome, "overloaded") == 0 ? FMX_CODE_OVERLOADED
+                                                                     : FMX_CODE_INTERNAL;
+        char msg[FMX_ERR_LEN + 64];
+        snprintf(msg, sizeof msg, "required node '%s' failed: %s", pn->name, outcome);
+        b->counters.errors++;
+        fmx_broker_reply_error(b, run->client, run->client_len,
+                               (fmx_str_t){run->request_id, strlen(run->request_id)}, code, msg);
+        fmx_run_release(b, run);
+        return;
+    }
+    zmq_msg_t out;
+    int rc;
+    if (pn->fallback == FMX_FALLBACK_PASSTHROUGH && pn->n_inputs > 0 &&
+        run->nodes[pn->inputs[0]].state == FMX_NODE_DONE) {
+        zmq_msg_init(&out);
+        rc = zmq_msg_copy(&out, &run->nodes[pn->inputs[0]].result);
+    } else if (pn->fallback == FMX_FALLBACK_STATIC && pn->static_items) {
+        rc = s_msg_from_bytes(&out, pn->static_items, pn->static_len);
+    } else {
+        /* empty, and for now cached and an unspecified fallback: the issue on fallbacks adds the
+         * cache of last good outputs. */
+        rc = s_msg_from_bytes(&out, s_empty_array, sizeof s_empty_array);
+    }
+    if (rc != 0) {
+        b->counters.errors++;
+        fmx_broker_reply_error(b, run->client, run->client_len,
+                               (fmx_str_t){run->request_id, strlen(run->request_id)}, FMX_CODE_INTERNAL,
+                               "out of memory applying a fallback");
+        fmx_run_release(b, run);
+        return;
+    }
+    b->counters.fallbacks++;
+    run->n_fallbacks++;
+    n->outcome = outcome;
+    s_complete(b, run, i, &out, outcome);
+    /* s_complete stored `outcome`; a fallback node is marked by not being "ok". */
+}
+
+void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *identity, size_t identity_len,
+                        uint64_t task_id, bool ok, fmx_str_t error, zmq_msg_t *output) {
+    (void)identity;
+    (void)identity_len;
+    b->counters.results++;
+    uint32_t type_index = replica->type_index;
+    int was_inflight = fmx_registry_task_end(b->registry, replica, task_id) == 0;
+    fmx_run_t *run = s_run_of(b, task_id);
+    size_t i = FMX_TASK_NODE(task_id);
+    if (!was_inflight || !run || run->nodes[i].state != FMX_NODE_RUNNING) {
+        b->counters.late_results++;
+    } else if (!ok) {
+        fmx_log_warn("request %s node %s: actor %s (pid %" PRId64 ") failed: %.*s", run->request_id,
+                     run->plan->nodes[i].name, replica->name, replica->pid, (int)error.len, error.ptr);
+        s_fail(b, run, i, "error");
+    } else {
+        char err[FMX_ERR_LEN];
+        const uint8_t *data = output ? zmq_msg_data(output) : NULL;
+        size_t size = output ? zmq_msg_size(output) : 0;
+        if (!data || fmx_mp_check(data, size, &fmx_mp_limits_result, err) != 0 ||
+            !((data[0] >= 0x90 && data[0] <= 0x9f) || data[0] == 0xdc || data[0] == 0xdd)) {
+            if (data && data[0] != 0) fmx_err(err, "result is not a msgpack array");
+            if (!data) fmx_err(err, "result frame missing");
+            fmx_log_warn("request %s node %s: garbage from actor %s (pid %" PRId64 "): %s", run->request_id,
+                         run->plan->nodes[i].name, replica->name, replica->pid, err);
+            s_fail(b, run, i, "garbage");
+        } else {
+            s_complete(b, run, i, output, "ok");
+        }
+    }
+    fmx_exec_on_capacity(b, type_index);
+}
+
+void fmx_exec_orphaned(fmx_broker_t *b, const uint64_t *task_ids, size_t n, const char *why) {
+    uint64_t now = fmx_clock_now_us();
+    for (size_t k = 0; k < n; k++) {
+        fmx_run_t *run = s_run_of(b, task_ids[k]);
+        size_t i = FMX_TASK_NODE(task_ids[k]);
+        if (!run || run->nodes[i].state != FMX_NODE_RUNNING) continue;
+        fmx_log_info("request %s node %s: replica %s, re-dispatching attempt %u", run->request_id,
+                     run->plan->nodes[i].name, why, run->nodes[i].attempt + 1);
+        if (run->nodes[i].deadline_us <= now + 1000) {
+            s_fail(b, run, i, "timeout");
+            continue;
+        }
+        b->counters.redispatches++;
+        s_dispatch(b, run, i);
+    }
+}
+
+/* --- reply ------------------------------------------------------------------------------------- */
+
+static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
+    zmq_msg_t *out = &run->nodes[output_index].result;
+    const char *items = zmq_msg_data(out);
+    size_t items_len = zmq_msg_size(out);
+    char *sliced = NULL;
+    uint32_t count = 0;
+    size_t off = 0;
+    if (run->req.limit > 0 && fmx_mp_read_array_header(items, items_len, &off, &count) == 0 &&
+        count > (uint64_t)run->req.limit) {
+        /* Truncate to `limit` by slicing whole elements; nothing is decoded. */
+        size_t end = off;
+        for (int64_t k = 0; k < run->req.limit; k++) fmx_mp_skip(items, items_len, &end);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_array(&pk, (size_t)run->req.limit);
+        msgpack_sbuffer_write(&sb, items + off, end - off);
+        items_len = sb.size;
+        items = sliced = msgpack_sbuffer_release(&sb);
+    }
+
+    size_t n_nodes = run->plan->n_nodes;
+    const char **fallbacks = calloc(n_nodes ? n_nodes : 1, sizeof *fallbacks);
+    fmx_trace_entry_t *trace = run->req.debug ? calloc(n_nodes ? n_nodes : 1, sizeof *trace) : NULL;
+    size_t n_fallbacks = 0, n_trace = 0;
+    for (size_t i = 0; fallbacks && i < n_nodes; i++) {
+        const fmx_node_run_t *n = &run->nodes[i];
+        bool fell_back = n->state == FMX_NODE_DONE && n->outcome && strcmp(n->outcome, "ok") != 0;
+        if (fell_back) fallbacks[n_fallbacks++] = run->plan->nodes[i].name;
+        if (trace) {
+            fmx_trace_entry_t *t = &trace[n_trace++];
+            t->node = run->plan->nodes[i].name;
+            t->type = run->plan->nodes[i].type;
+            t->actor = n->actor[0] ? n->actor : (run->plan->nodes[i].kind == FMX_PLAN_CAROUSEL ? "broker" : "");
+            t->status = n->state == FMX_NODE_DONE ? (fell_back ? "fallback" : "ok")
+                        : n->state == FMX_NODE_RUNNING ? "running"
+                        : n->state == FMX_NODE_QUEUED  ? "queued"
+                                                       : "skipped";
+            uint64_t start = n->dispatch_us ? n->dispatch_us : n->ready_us;
+            t->start_us = start > run->start_us ? start - run->start_us : 0;
+            t->end_us = n->done_us > run->start_us ? n->done_us - run->start_us : 0;
+        }
+    }
+    fmx_reply_t reply = {
+        .status = n_fallbacks ? "degraded" : "ok",
+        .request_id = {run->request_id, strlen(run->request_id)},
+        .ranking_id = {run->ranking_id, strlen(run->ranking_id)},
+        .feed = run->req.feed,
+        .items = items,
+        .items_len = items_len,
+        .fallbacks = fallbacks,
+        .n_fallbacks = n_fallbacks,
+        .trace = trace,
+        .n_trace = n_trace,
+        .with_trace = trace != NULL,
+    };
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (!fallbacks || (run->req.debug && !trace) || fmx_reply_pack(&sb, &reply) != 0) {
+        msgpack_sbuffer_destroy(&sb);
+        b->counters.errors++;
+        fmx_broker_reply_error(b, run->client, run->client_len, reply.request_id, FMX_CODE_INTERNAL,
+                               "out of memory building the reply");
+    } else {
+        if (n_fallbacks)
+            b->counters.degraded++;
+        else
+            b->counters.ok++;
+        fmx_broker_reply(b, run->client, run->client_len, &sb);
+    }
+    fmx_log_debug("request %s feed %.*s: %s in %" PRIu64 " us", run->request_id, (int)run->req.feed.len,
+                  run->req.feed.ptr, reply.status, fmx_clock_now_us() - run->start_us);
+    free(sliced);
+    free(fallbacks);
+    free(trace);
+    fmx_run_release(b, run);
+}
+
+/* --- start ------------------------------------------------------------------------------------- */
+
+int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_error_code_t *code) {
+    const fmx_feed_t *feed = fmx_feedset_find(run->feeds->set, run->req.feed.ptr, run->req.feed.len);
+    if (!feed) {
+        *code = FMX_CODE_UNKNOWN_FEED;
+        return fmx_err(err, "unknown feed '%.*s'", (int)run->req.feed.len, run->req.feed.ptr);
+    }
+    fmx_plan_env_t env = {s_lookup_overrides, s_lookup_context, run};
+    run->plan = fmx_plan_build(run->feeds->set, feed, &env, err);
+    if (!run->plan) {
+        *code = FMX_CODE_BAD_REQUEST;
+        return -1;
+    }
+    run->nodes = calloc(run->plan->n_nodes, sizeof *run->nodes);
+    if (!run->nodes || s_pack_context(run) != 0) {
+        *code = FMX_CODE_INTERNAL;
+        return fmx_err(err, "out of memory starting the request");
+    }
+    uint64_t deadline_ms = run->req.deadline_ms > 0 ? (uint64_t)run->req.deadline_ms : run->plan->deadline_ms;
+    run->deadline_us = run->start_us + deadline_ms * 1000u;
+    run->pending = run->plan->n_nodes;
+    for (size_t i = 0; i < run->plan->n_nodes; i++) {
+        const fmx_plan_node_t *pn = &run->plan->nodes[i];
+        run->nodes[i].waiting = (uint16_t)pn->n_inputs;
+        if (pn->kind == FMX_PLAN_TASK) {
+            long t = fmx_registry_type(b->registry, pn->type, strlen(pn->type));
+            if (t < 0) {
+                *code = FMX_CODE_INTERNAL;
+                return fmx_err(err, "node '%s': cannot register type '%s'", pn->name, pn->type);
+            }
+            run->nodes[i].type_index = (uint32_t)t;
+        }
+    }
+    run->deadline_timer = fmx_timers_add(b->timers, run->deadline_us, s_run_timer, b, s_task_id(b, run, 0));
+    if (!run->deadline_timer) {
+        *code = FMX_CODE_INTERNAL;
+        return fmx_err(err, "out of memory starting the request");
+    }
+    /* Kick off every source node. The request may finish inside this loop (all sources failing
+     * with fallbacks straight to the output), which releases the run: stop touching it then. */
+    uint32_t gen = run->gen;
+    for (size_t i = 0; i < run->plan->n_nodes && run->active && run->gen == gen; i++)
+        if (run->plan->nodes[i].n_inputs == 0 && run->nodes[i].state == FMX_NODE_WAITING &&
+            !run->nodes[i].ready_us)
+            s_ready(b, run, i);
+    return 0;
+}
+
+void fmx_exec_abort_all(fmx_broker_t *b) {
+    for (uint32_t s = 0; s < b->config.max_requests; s++) {
+        fmx_run_t *run = &b->runs[s];
+        if (!run->active) continue;
+        fmx_broker_reply_error(b, run->client, run->client_len,
+                               (fmx_str_t){run->request_id, strlen(run->request_id)}, FMX_CODE_INTERNAL,
+                               "broker shutting down");
+        fmx_run_release(b, run);
+    }
+}

@@ -1,0 +1,81 @@
+/* registry.h - actor replicas known to the broker, grouped by node type.
+ *
+ * A replica is named by its ROUTER identity. It registers with `ready` (type, capacity, pid),
+ * stays alive while any message arrives within liveness x heartbeat, and carries the ids of the
+ * tasks in flight on it so they can be re-dispatched when it dies. Types are created on first
+ * mention (a feed may name a type before any replica of it registers) and never removed. */
+#ifndef FMX_REGISTRY_H
+#define FMX_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FMX_IDENTITY_MAX 255
+#define FMX_TYPE_NAME_MAX 64
+#define FMX_REPLICA_NAME_MAX 64
+
+typedef struct fmx_registry fmx_registry_t;
+
+typedef struct fmx_replica {
+    uint8_t identity[FMX_IDENTITY_MAX];
+    size_t identity_len;
+    uint32_t type_index;
+    char name[FMX_REPLICA_NAME_MAX];
+    int64_t pid;
+    uint32_t capacity;
+    uint32_t inflight;     /* tasks sent and not answered; their ids are in tasks[] */
+    uint64_t *tasks;       /* capacity entries */
+    uint64_t tasks_total;  /* dispatched to it, ever */
+    uint64_t last_seen_us; /* any message */
+    uint64_t registered_us;
+} fmx_replica_t;
+
+typedef struct {
+    char name[FMX_TYPE_NAME_MAX];
+    fmx_replica_t **replicas;
+    size_t n_replicas, cap_replicas;
+    uint64_t capacity;     /* sum over replicas */
+    uint64_t inflight;     /* sum over replicas */
+} fmx_type_t;
+
+fmx_registry_t *fmx_registry_new(void);
+void fmx_registry_destroy(fmx_registry_t **self_p);
+
+/* Index of a type by name, creating it when absent; -1 when the name is empty or too long,
+ * or on allocation failure. */
+long fmx_registry_type(fmx_registry_t *self, const char *name, size_t len);
+/* Existing type index or -1. */
+long fmx_registry_type_find(const fmx_registry_t *self, const char *name, size_t len);
+size_t fmx_registry_type_count(const fmx_registry_t *self);
+const fmx_type_t *fmx_registry_type_at(const fmx_registry_t *self, size_t index);
+
+/* Registers the replica with this identity, or refreshes it (pid, liveness) when it is already
+ * registered with the same type and capacity; in-flight tasks are kept. Returns NULL on bad
+ * arguments, allocation failure, or when the identity is registered with another type or
+ * capacity: the caller removes that replica first (re-dispatching its tasks) and retries. */
+fmx_replica_t *fmx_registry_register(fmx_registry_t *self, const uint8_t *identity, size_t identity_len,
+                                     const char *type, size_t type_len, uint32_t capacity, int64_t pid,
+                                     const char *name, size_t name_len, uint64_t now_us);
+fmx_replica_t *fmx_registry_find(const fmx_registry_t *self, const uint8_t *identity, size_t identity_len);
+
+/* Removes and frees a replica. Its in-flight task ids are copied to orphaned[] (room for
+ * replica->inflight entries) first when orphaned is non-NULL; returns how many. */
+size_t fmx_registry_remove(fmx_registry_t *self, fmx_replica_t *replica, uint64_t *orphaned);
+
+/* The least-loaded replica of a type with room for one more task (lowest inflight/capacity,
+ * ties to the one that has been given fewest tasks), or NULL when all are full or none exist. */
+fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index);
+
+/* Books / releases a task on a replica. task_begin fails (-1) when it is full. task_end returns
+ * 0 when the task was in flight there, -1 otherwise (a late or duplicate reply). */
+int fmx_registry_task_begin(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
+int fmx_registry_task_end(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
+
+/* Calls fn for every replica (removal inside fn is not allowed). */
+void fmx_registry_each(const fmx_registry_t *self, void (*fn)(void *arg, fmx_replica_t *r), void *arg);
+size_t fmx_registry_replica_count(const fmx_registry_t *self);
+/* The replica silent for longer than max_silence_us, the one silent longest; NULL if none. */
+fmx_replica_t *fmx_registry_next_expired(const fmx_registry_t *self, uint64_t now_us, uint64_t max_silence_us);
+
+#endif

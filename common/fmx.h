@@ -1,0 +1,25 @@
+/* fmx.h - definitions shared by every feedmix module: error buffer size, helpers. */
+#ifndef FMX_H
+#define FMX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Low-level functions explain a failure in a caller-provided buffer of this size. */
+#define FMX_ERR_LEN 256
+
+/* A borrowed byte string; usually points into a ZeroMQ frame or a msgpack zone. */
+typedef struct {
+    const char *ptr;
+    size_t len;
+} fmx_str_t;
+
+#define FMX_STR_NULL ((fmx_str_t){NULL, 0})
+#define FMX_STR_LIT(s) ((fmx_str_t){(s), sizeof(s) - 1})
+
+#define FMX_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* printf into err, never overflowing; returns -1 so callers can `return fmx_err(...)`. */
+int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,43 @@
+/* store.h - the key-value store behind retrieve and hydrate: LMDB embedded (the default).
+ * Issue "Node library" adds a Redis backend behind this same interface.
+ *
+ * Key layout (written by tools/seed, read by nodes):
+ *   user:{id}                 map of user fields (geo, categories, ...)
+ *   user:{id}:follows_live    array of entity refs {id, type[, score]}: live streams of followed sellers
+ *   geo:{geo}:trending_live   array of entity refs: trending live streams in a geo
+ *   entity:{type}:{id}        map of an entity's fields and features
+ * Values are msgpack. */
+#ifndef FMX_STORE_H
+#define FMX_STORE_H
+
+#include <stddef.h>
+
+#include "common/fmx.h"
+
+typedef struct fmx_store fmx_store_t;
+typedef struct fmx_store_txn fmx_store_txn_t;
+
+/* Opens the LMDB environment in directory `path` (created when !readonly and missing).
+ * map_size_mb 0 picks the default (1024). NULL on failure with err. Caller owns. */
+fmx_store_t *fmx_store_open(const char *path, int readonly, size_t map_size_mb, char err[FMX_ERR_LEN]);
+void fmx_store_close(fmx_store_t **self_p);
+
+/* A read transaction: every value returned by fmx_store_get stays valid until
+ * fmx_store_txn_end. Batched reads (hydrate) use one transaction for the whole batch. */
+fmx_store_txn_t *fmx_store_read_begin(fmx_store_t *self, char err[FMX_ERR_LEN]);
+/* 0 found (*val, *val_len set), 1 missing, -1 error (err set). */
+int fmx_store_get(fmx_store_txn_t *txn, const char *key, size_t key_len, const void **val, size_t *val_len,
+                  char err[FMX_ERR_LEN]);
+/* Ends a read transaction (aborts a write one). NULL-safe; sets *txn_p = NULL. */
+void fmx_store_txn_end(fmx_store_txn_t **txn_p);
+
+/* Write transactions, used by the seeder. */
+fmx_store_txn_t *fmx_store_write_begin(fmx_store_t *self, char err[FMX_ERR_LEN]);
+int fmx_store_put(fmx_store_txn_t *txn, const char *key, size_t key_len, const void *val, size_t val_len,
+                  char err[FMX_ERR_LEN]);
+/* Deletes every key (inside a write transaction), so a re-seed leaves no stale keys. 0 or -1. */
+int fmx_store_clear(fmx_store_txn_t *txn, char err[FMX_ERR_LEN]);
+/* Commits and frees the transaction; sets *txn_p = NULL either way. 0 or -1. */
+int fmx_store_commit(fmx_store_txn_t **txn_p, char err[FMX_ERR_LEN]);
+
+#endif
