@@ -1,0 +1,74 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/cluster.h"
+
+static const char *s_fixture(const char *name) {
+    static char path[1024];
+    const char *dir = getenv("FMX_FIXTURES");
+    snprintf(path, sizeof path, "%s/cluster/%s", dir ? dir : "test/fixtures", name);
+    return path;
+}
+
+static void test_defaults_and_overlay(void **state) {
+    (void)state;
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN];
+    fmx_cluster_defaults(&c);
+    assert_string_equal(c.frontend, "tcp://127.0.0.1:7400");
+    assert_string_equal(c.backend, "tcp://127.0.0.1:7401");
+    assert_int_equal(c.heartbeat_ms, 1000);
+    assert_int_equal(fmx_cluster_load(&c, s_fixture("good.yaml"), err), 0);
+    assert_string_equal(c.frontend, "ipc:///tmp/fmx-front");
+    assert_string_equal(c.backend, "tcp://127.0.0.1:7401"); /* untouched */
+    assert_int_equal(c.heartbeat_ms, 250);
+    assert_int_equal(c.max_requests, 100);
+    assert_int_equal(c.n_actors, 2);
+    assert_string_equal(c.actors[0].type, "retrieve");
+    assert_int_equal(c.actors[0].replicas, 3);
+    assert_string_equal(c.actors[1].type, "score");
+}
+
+static void s_expect_error(const char *file, const char *where, const char *what) {
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN] = "";
+    fmx_cluster_defaults(&c);
+    assert_int_equal(fmx_cluster_load(&c, s_fixture(file), err), -1);
+    if (!strstr(err, where) || !strstr(err, what)) fail_msg("unexpected error for %s: %s", file, err);
+}
+
+static void test_errors_name_file_line_column(void **state) {
+    (void)state;
+    s_expect_error("bad_key.yaml", "bad_key.yaml:3:3:", "unknown key in `broker`: heartbeat");
+    s_expect_error("bad_range.yaml", "bad_range.yaml:2:17:", "1..65535");
+    s_expect_error("bad_syntax.yaml", "bad_syntax.yaml:", "");
+    s_expect_error("missing.yaml", "missing.yaml", "cannot open");
+}
+
+static void test_the_shipped_cluster_file_loads(void **state) {
+    (void)state;
+    const char *dir = getenv("FMX_FIXTURES");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/../../configs/cluster.yaml", dir ? dir : "test/fixtures");
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN] = "";
+    fmx_cluster_defaults(&c);
+    if (fmx_cluster_load(&c, path, err) != 0) fail_msg("%s", err);
+    assert_true(c.n_actors >= 5);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_overlay),
+        cmocka_unit_test(test_errors_name_file_line_column),
+        cmocka_unit_test(test_the_shipped_cluster_file_loads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
