@@ -44,7 +44,7 @@ typedef struct {
     fmx_timer_t timer;
     zmq_msg_t result;        /* valid when state == DONE */
     int64_t actor_pid;
-    char actor[24];          /* replica name for the trace */
+    char actor[FMX_REPLICA_NAME_MAX]; /* replica name for the trace */
 } fmx_node_run_t;
 
 typedef struct {
