@@ -47,6 +47,7 @@ typedef struct {
     char *name;                  /* `feed:` */
     char *path;                  /* file it came from */
     fmx_value_t *params;         /* a map of defaults; never NULL */
+    fmx_value_t *context;        /* defaults for request context keys the request omits (e.g. geo); never NULL */
     uint32_t deadline_ms;        /* default 150 when absent */
     char *on_failure;            /* a feed name or NULL */
     fmx_feed_node_t *nodes;      /* dependency order: every node after all its inputs */

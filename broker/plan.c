@@ -36,6 +36,10 @@ static int s_resolve(void *arg, const char *name, size_t len, fmx_scalar_t *out)
         if (v && fmx_value_to_scalar(v, out) == 0) return 0;
     }
     if (env->context && env->context(env->arg, name, len, out) == 0) return 0;
+    for (const s_scope_t *s = scope; s; s = s->parent) {
+        const fmx_value_t *v = fmx_value_map_get(s->feed->context, key);
+        if (v && fmx_value_to_scalar(v, out) == 0) return 0;
+    }
     return -1;
 }
 

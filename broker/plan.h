@@ -47,8 +47,8 @@ typedef struct {
 } fmx_plan_t;
 
 /* Variables during binding are resolved: overrides (request-level: e.g. `limit`), then the feed's
- * own params (innermost sub-feed first), then context (user_id, geo, ...). Either callback may be
- * NULL. */
+ * own params (innermost sub-feed first), then context (user_id, geo, ...), then the feed's
+ * `context:` defaults for keys the request left out. Either callback may be NULL. */
 typedef struct {
     fmx_lookup_fn overrides;
     fmx_lookup_fn context;

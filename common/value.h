@@ -42,7 +42,9 @@ struct fmx_value {
 /* Constructors: NULL on allocation failure; caller owns. */
 fmx_value_t *fmx_value_new(fmx_value_kind_t kind, int line, int col);
 fmx_value_t *fmx_value_new_str(const char *s, size_t len, int line, int col);
-/* Appends to an array / map (taking ownership of item; key is copied). 0 or -1. */
+/* Appends to an array / map (taking ownership of item; key is copied). 0 or -1. On -1 the item
+ * stays with the caller. map_put does not replace an existing key (map_get finds the first).
+ * Grow containers only through these: their capacity is implied by n. */
 int fmx_value_array_push(fmx_value_t *arr, fmx_value_t *item);
 int fmx_value_map_put(fmx_value_t *map, const char *key, fmx_value_t *val);
 void fmx_value_destroy(fmx_value_t **self_p);

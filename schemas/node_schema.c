@@ -1,0 +1,94 @@
+/* node_schema.c - the node type catalogue: one row per type, params documented in place.
+ * The actor handlers in actors/nodes/ implement these names and params. */
+#include "schemas/node_schema.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const fmx_param_spec_t s_retrieve_params[] = {
+    {"key", FMX_PARAM_STR, true, "store key holding a msgpack array of refs {id, type[, score]}"},
+    {"limit", FMX_PARAM_INT, false, "most entities emitted (default 100)"},
+    {"entity_type", FMX_PARAM_STR, false, "type given to refs that lack one"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_hydrate_params[] = {
+    {"fields", FMX_PARAM_LIST, false, "keep only these stored fields (default: all)"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_merge_params[] = {
+    {"limit", FMX_PARAM_INT, false, "most entities emitted"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_filter_params[] = {
+    {"where", FMX_PARAM_EXPR, true, "keep entities for which this expression is true"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_score_params[] = {
+    {"model", FMX_PARAM_STR, false, "weights file <data_dir>/models/<model>.weights"},
+    {"weights", FMX_PARAM_MAP, false, "feature -> weight; wins over model"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_rank_params[] = {
+    {"limit", FMX_PARAM_INT, false, "keep the top limit"},
+    {"by", FMX_PARAM_STR, false, "numeric field to sort by (default \"score\")"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_blend_params[] = {
+    {"strategy", FMX_PARAM_STR, false, "\"slots\" (default) or \"concat\""},
+    {"every", FMX_PARAM_INT, false, "slots: main items between inserted ones (default 5)"},
+    {"max_run_same_seller", FMX_PARAM_INT, false, "most consecutive items of one seller_id (0 = off)"},
+    {"limit", FMX_PARAM_INT, false, "most entities emitted"},
+    {NULL, 0, false, NULL},
+};
+
+static const fmx_param_spec_t s_layout_params[] = {
+    {"limit", FMX_PARAM_INT, false, "most top-level items"},
+    {"min_items", FMX_PARAM_INT, false, "drop carousels with fewer children (default 0)"},
+    {NULL, 0, false, NULL},
+};
+
+const fmx_node_schema_t fmx_node_schemas[] = {
+    {"retrieve", 0, 0, s_retrieve_params, "reads a list of entity refs from the store"},
+    {"hydrate", 1, -1, s_hydrate_params, "unions its inputs and fetches each entity's stored fields"},
+    {"merge", 1, -1, s_merge_params, "unions its inputs, keeping the best score per entity"},
+    {"filter", 1, 1, s_filter_params, "keeps entities matching an expression"},
+    {"score", 1, 1, s_score_params, "linear model score, sorted best first"},
+    {"rank", 1, 1, s_rank_params, "stable sort by score or a field, then top-limit"},
+    {"blend", 1, -1, s_blend_params, "interleaves inputs into slots or concatenates them, then debunches"},
+    {"layout", 1, 1, s_layout_params, "final list: positions and attribution tokens"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const fmx_node_schema_t *fmx_node_schema_find(const char *type) {
+    if (!type) return NULL;
+    for (const fmx_node_schema_t *s = fmx_node_schemas; s->name; s++)
+        if (strcmp(s->name, type) == 0) return s;
+    return NULL;
+}
+
+const fmx_param_spec_t *fmx_node_schema_param(const fmx_node_schema_t *schema, const char *key) {
+    if (!schema || !key) return NULL;
+    for (const fmx_param_spec_t *p = schema->params; p && p->key; p++)
+        if (strcmp(p->key, key) == 0) return p;
+    return NULL;
+}
+
+const char *fmx_param_kind_name(fmx_param_kind_t kind) {
+    switch (kind) {
+    case FMX_PARAM_STR: return "str";
+    case FMX_PARAM_INT: return "int";
+    case FMX_PARAM_NUM: return "num";
+    case FMX_PARAM_BOOL: return "bool";
+    case FMX_PARAM_EXPR: return "expr";
+    case FMX_PARAM_LIST: return "list";
+    case FMX_PARAM_MAP: return "map";
+    case FMX_PARAM_ANY: return "any";
+    }
+    return "?";
+}
