@@ -1,0 +1,930 @@
+/* test_nodes.c - the Core node handlers, called directly through the node table.
+ *
+ * Inputs are built as entities, packed with fmx_entity_list_pack and decoded back with
+ * fmx_entity_list_decode_frame, as the actor runtime would hand them over. retrieve and hydrate
+ * read a real LMDB store in a temp dir; the store is closed (unmapped) before their output is
+ * checked, which proves no result points into it. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "actors/node.h"
+#include "common/store.h"
+#include "schemas/entity.h"
+#include "schemas/mpobj.h"
+#include "schemas/node_schema.h"
+
+#define S_MAX_INPUTS 4
+
+typedef struct {
+    msgpack_zone *zone;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    fmx_entity_list_t raw[S_MAX_INPUTS]; /* as built */
+    fmx_entity_list_t in[S_MAX_INPUTS];  /* after the msgpack round trip */
+    size_t n_inputs;
+    msgpack_object params, context;
+    fmx_actor_env_t env;
+    fmx_task_t task;
+    void *state;
+    const fmx_node_type_t *type;
+    fmx_entity_list_t out;
+    char err[FMX_ERR_LEN];
+    char *dir;
+    fmx_store_t *store;
+    fmx_store_txn_t *wtxn;
+    char ids[8192];
+} s_fx_t;
+
+/* ---- fixture ---- */
+
+static int s_setup(void **state) {
+    s_fx_t *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    fx->zone = msgpack_zone_new(8192);
+    assert_non_null(fx->zone);
+    msgpack_sbuffer_init(&fx->sb);
+    msgpack_packer_init(&fx->pk, &fx->sb, msgpack_sbuffer_write);
+    fx->params.type = MSGPACK_OBJECT_NIL;
+    fx->context.type = MSGPACK_OBJECT_NIL;
+    fx->env.node_type = "test";
+    *state = fx;
+    return 0;
+}
+
+static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int s_teardown(void **state) {
+    s_fx_t *fx = *state;
+    if (fx->type && fx->type->fini) fx->type->fini(&fx->state);
+    fmx_store_txn_end(&fx->wtxn);
+    fmx_store_close(&fx->store);
+    if (fx->dir) {
+        nftw(fx->dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        free(fx->dir);
+    }
+    msgpack_sbuffer_destroy(&fx->sb);
+    msgpack_zone_free(fx->zone);
+    free(fx);
+    return 0;
+}
+
+/* The packed bytes of fx->sb, copied into the zone and unpacked there. */
+static msgpack_object s_take_obj(s_fx_t *fx) {
+    char *copy = msgpack_zone_malloc(fx->zone, fx->sb.size);
+    assert_non_null(copy);
+    memcpy(copy, fx->sb.data, fx->sb.size);
+    msgpack_object o;
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack(copy, fx->sb.size, &off, fx->zone, &o), MSGPACK_UNPACK_SUCCESS);
+    msgpack_sbuffer_clear(&fx->sb);
+    return o;
+}
+
+static void s_str(s_fx_t *fx, const char *s) {
+    assert_int_equal(fmx_mp_pack_cstr(&fx->pk, s), 0);
+}
+
+/* Packs "k=v,k2=v2" as a map: v is an int, a float (has '.'), true/false, or else a string. */
+static void s_pack_spec(s_fx_t *fx, const char *spec) {
+    char buf[512];
+    assert_true(strlen(spec) < sizeof(buf));
+    strcpy(buf, spec);
+    uint32_t n = 0;
+    for (const char *p = spec; *p; p++)
+        n += *p == '=';
+    msgpack_pack_map(&fx->pk, n);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        assert_non_null(eq);
+        *eq = '\0';
+        const char *v = eq + 1;
+        s_str(fx, kv);
+        char *end;
+        long long i = strtoll(v, &end, 10);
+        if (*v && !*end) {
+            msgpack_pack_int64(&fx->pk, i);
+            continue;
+        }
+        double d = strtod(v, &end);
+        if (*v && !*end && strchr(v, '.')) {
+            msgpack_pack_double(&fx->pk, d);
+        } else if (strcmp(v, "true") == 0) {
+            msgpack_pack_true(&fx->pk);
+        } else if (strcmp(v, "false") == 0) {
+            msgpack_pack_false(&fx->pk);
+        } else {
+            s_str(fx, v);
+        }
+    }
+}
+
+static fmx_str_t s_zstr(s_fx_t *fx, const char *s) {
+    if (!s) return FMX_STR_NULL;
+    size_t n = strlen(s);
+    char *p = msgpack_zone_malloc(fx->zone, n + 1);
+    assert_non_null(p);
+    memcpy(p, s, n + 1);
+    return (fmx_str_t){p, n};
+}
+
+/* An entity: score NAN = unscored; fields NULL = none. */
+static fmx_entity_t s_ent(s_fx_t *fx, const char *id, const char *type, double score, const char *source,
+                          const char *fields) {
+    fmx_entity_t e;
+    memset(&e, 0, sizeof(e));
+    e.id = s_zstr(fx, id);
+    e.type = s_zstr(fx, type);
+    e.source = s_zstr(fx, source);
+    if (!isnan(score)) {
+        e.score = score;
+        e.has_score = true;
+    }
+    e.fields.type = MSGPACK_OBJECT_NIL;
+    if (fields) {
+        s_pack_spec(fx, fields);
+        e.fields = s_take_obj(fx);
+    }
+    return e;
+}
+
+static void s_add(s_fx_t *fx, size_t input, const char *id, const char *type, double score, const char *source,
+                  const char *fields) {
+    assert_true(input < S_MAX_INPUTS);
+    if (input >= fx->n_inputs) fx->n_inputs = input + 1;
+    fmx_entity_t e = s_ent(fx, id, type, score, source, fields);
+    assert_non_null(fmx_entity_list_push(&fx->raw[input], &e, fx->zone));
+}
+
+static void s_params(s_fx_t *fx, const char *spec) {
+    s_pack_spec(fx, spec);
+    fx->params = s_take_obj(fx);
+}
+
+static void s_context(s_fx_t *fx, const char *spec) {
+    s_pack_spec(fx, spec);
+    fx->context = s_take_obj(fx);
+}
+
+/* Runs node type `name` on the inputs built so far (after a msgpack round trip each). */
+static int s_run(s_fx_t *fx, const char *name) {
+    const fmx_node_type_t *type = fmx_node_type_find(name);
+    assert_non_null(type);
+    if (fx->type != type) {
+        if (fx->type && fx->type->fini) fx->type->fini(&fx->state);
+        fx->type = type;
+        if (type->init) assert_int_equal(type->init(&fx->state, &fx->env, fx->err), 0);
+    }
+    for (size_t i = 0; i < fx->n_inputs; i++) {
+        msgpack_sbuffer_clear(&fx->sb);
+        assert_int_equal(fmx_entity_list_pack(&fx->pk, &fx->raw[i]), 0);
+        char *frame = msgpack_zone_malloc(fx->zone, fx->sb.size);
+        assert_non_null(frame);
+        memcpy(frame, fx->sb.data, fx->sb.size);
+        assert_int_equal(fmx_entity_list_decode_frame(frame, fx->sb.size, fx->zone, &fx->in[i], fx->err), 0);
+        msgpack_sbuffer_clear(&fx->sb);
+    }
+    if (fx->params.type == MSGPACK_OBJECT_NIL) s_params(fx, "");
+    if (fx->context.type == MSGPACK_OBJECT_NIL) s_context(fx, "user_id=42,geo=DE");
+    fx->task.request_id = FMX_STR_LIT("req-1");
+    fx->task.ranking_id = FMX_STR_LIT("R1");
+    if (!fx->task.node.ptr) fx->task.node = FMX_STR_LIT("mynode");
+    fx->task.params = &fx->params;
+    fx->task.context = &fx->context;
+    fx->task.inputs = fx->in;
+    fx->task.n_inputs = fx->n_inputs;
+    fx->task.zone = fx->zone;
+    fx->task.env = &fx->env;
+    fx->task.state = fx->state;
+    fmx_entity_list_init(&fx->out);
+    fx->err[0] = '\0';
+    return type->run(&fx->task, &fx->out, fx->err);
+}
+
+/* "id1,id2,..." of a list. */
+static const char *s_ids(s_fx_t *fx, const fmx_entity_list_t *l) {
+    size_t n = 0;
+    fx->ids[0] = '\0';
+    for (size_t i = 0; i < l->n; i++) {
+        int w = snprintf(fx->ids + n, sizeof(fx->ids) - n, "%s%.*s", i ? "," : "", (int)l->v[i].id.len, l->v[i].id.ptr);
+        assert_true(w > 0 && (size_t)w < sizeof(fx->ids) - n);
+        n += (size_t)w;
+    }
+    return fx->ids;
+}
+
+static void s_assert_str(fmx_str_t s, const char *want) {
+    assert_non_null(s.ptr);
+    assert_int_equal(s.len, strlen(want));
+    assert_memory_equal(s.ptr, want, s.len);
+}
+
+static int64_t s_field_int(const fmx_entity_t *e, const char *k) {
+    int64_t v = -999;
+    assert_int_equal(fmx_mp_get_int(&e->fields, k, &v), 0);
+    return v;
+}
+
+/* ---- store helpers ---- */
+
+static void s_store_open(s_fx_t *fx) {
+    fx->dir = strdup("/tmp/fmx-test-nodes-XXXXXX");
+    assert_non_null(fx->dir);
+    assert_non_null(mkdtemp(fx->dir));
+    fx->store = fmx_store_open(fx->dir, 0, 16, fx->err);
+    assert_non_null(fx->store);
+    fx->wtxn = fmx_store_write_begin(fx->store, fx->err);
+    assert_non_null(fx->wtxn);
+    fx->env.store = fx->store;
+}
+
+/* Stores what fx->sb holds under key. */
+static void s_store_put(s_fx_t *fx, const char *key) {
+    assert_int_equal(fmx_store_put(fx->wtxn, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
+    msgpack_sbuffer_clear(&fx->sb);
+}
+
+static void s_store_commit(s_fx_t *fx) {
+    assert_int_equal(fmx_store_commit(&fx->wtxn, fx->err), 0);
+}
+
+/* Closes (unmaps) the store: output that pointed into it would now fault under ASan/SEGV. */
+static void s_store_close(s_fx_t *fx) {
+    fmx_store_close(&fx->store);
+    fx->env.store = NULL;
+}
+
+/* ---- the table ---- */
+
+static void test_table(void **state) {
+    (void)state;
+    static const char *const names[] = {"retrieve", "hydrate", "merge", "filter", "score", "rank", "blend", "layout"};
+    assert_int_equal(fmx_node_type_count(), FMX_ARRAY_LEN(names));
+    for (size_t i = 0; i < FMX_ARRAY_LEN(names); i++) {
+        const fmx_node_type_t *t = fmx_node_type_find(names[i]);
+        assert_non_null(t);
+        assert_string_equal(t->name, names[i]);
+        assert_non_null(t->run);
+        assert_ptr_equal(fmx_node_type_at(i), t);
+    }
+    assert_null(fmx_node_type_at(FMX_ARRAY_LEN(names)));
+    assert_null(fmx_node_type_find("nope"));
+    assert_null(fmx_node_type_find(NULL));
+    /* The broker's catalogue and this table name the same types. */
+    size_t n = 0;
+    for (const fmx_node_schema_t *s = fmx_node_schemas; s->name; s++, n++)
+        assert_non_null(fmx_node_type_find(s->name));
+    assert_int_equal(n, fmx_node_type_count());
+}
+
+/* ---- retrieve ---- */
+
+static void s_seed_refs(s_fx_t *fx) {
+    s_store_open(fx);
+    msgpack_packer *pk = &fx->pk;
+    msgpack_pack_array(pk, 7);
+    s_pack_spec(fx, "id=ls1,type=livestream");
+    s_pack_spec(fx, "id=ls2,type=livestream,score=0.5");
+    s_pack_spec(fx, "id=x9"); /* no type */
+    msgpack_pack_map(pk, 1);  /* integer id, no type */
+    s_str(fx, "id");
+    msgpack_pack_uint64(pk, 42);
+    s_str(fx, "garbage");               /* not a map */
+    s_pack_spec(fx, "type=livestream"); /* no id */
+    s_pack_spec(fx, "id=p1,type=product,score=2");
+    s_store_put(fx, "user:7:follows_live");
+    msgpack_pack_map(pk, 1);
+    s_str(fx, "geo");
+    s_str(fx, "DE");
+    s_store_put(fx, "user:7");
+    s_store_commit(fx);
+}
+
+static void test_retrieve(void **state) {
+    s_fx_t *fx = *state;
+    s_seed_refs(fx);
+    fx->task.node = FMX_STR_LIT("follows");
+    s_params(fx, "key=user:7:follows_live,limit=10");
+    assert_int_equal(s_run(fx, "retrieve"), 0);
+    s_store_close(fx);
+    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,p1");
+    s_assert_str(fx->out.v[0].type, "livestream");
+    s_assert_str(fx->out.v[0].source, "follows");
+    assert_false(fx->out.v[0].has_score);
+    assert_true(fx->out.v[1].has_score);
+    assert_true(fx->out.v[1].score == 0.5);
+    s_assert_str(fx->out.v[2].type, "product");
+    assert_true(fx->out.v[2].score == 2.0);
+    assert_int_equal(fx->out.v[2].fields.type, MSGPACK_OBJECT_NIL);
+}
+
+static void test_retrieve_entity_type_limit(void **state) {
+    s_fx_t *fx = *state;
+    s_seed_refs(fx);
+    s_params(fx, "key=user:7:follows_live,entity_type=livestream");
+    assert_int_equal(s_run(fx, "retrieve"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,x9,42,p1");
+    s_assert_str(fx->out.v[2].type, "livestream");
+    s_assert_str(fx->out.v[3].type, "livestream");
+    s_assert_str(fx->out.v[4].type, "product"); /* the ref's own type wins */
+    s_assert_str(fx->out.v[4].source, "mynode");
+
+    s_params(fx, "key=user:7:follows_live,entity_type=livestream,limit=3");
+    assert_int_equal(s_run(fx, "retrieve"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,x9");
+    s_params(fx, "key=user:7:follows_live,limit=0");
+    assert_int_equal(s_run(fx, "retrieve"), 0);
+    assert_int_equal(fx->out.n, 0);
+}
+
+static void test_retrieve_missing_and_errors(void **state) {
+    s_fx_t *fx = *state;
+    s_seed_refs(fx);
+    s_params(fx, "key=user:8:follows_live");
+    assert_int_equal(s_run(fx, "retrieve"), 0); /* missing key: empty, not an error */
+    assert_int_equal(fx->out.n, 0);
+
+    s_params(fx, "key=user:7");
+    assert_int_equal(s_run(fx, "retrieve"), -1);
+    assert_non_null(strstr(fx->err, "not an array"));
+
+    s_params(fx, "limit=3");
+    assert_int_equal(s_run(fx, "retrieve"), -1);
+    assert_non_null(strstr(fx->err, "key"));
+
+    s_params(fx, "key=user:7:follows_live,limit=-1");
+    assert_int_equal(s_run(fx, "retrieve"), -1);
+    assert_non_null(strstr(fx->err, "limit"));
+
+    s_params(fx, "key=user:7:follows_live,limit=many");
+    assert_int_equal(s_run(fx, "retrieve"), -1);
+
+    s_store_close(fx);
+    s_params(fx, "key=user:7:follows_live");
+    assert_int_equal(s_run(fx, "retrieve"), -1);
+    assert_string_equal(fx->err, "no store configured");
+}
+
+/* ---- hydrate ---- */
+
+static void s_seed_entities(s_fx_t *fx) {
+    s_store_open(fx);
+    s_pack_spec(fx, "seller_id=s1,viewers=10,is_live=1,title=one");
+    s_store_put(fx, "entity:livestream:ls1");
+    s_pack_spec(fx, "seller_id=s2,viewers=20,is_live=0,title=two");
+    s_store_put(fx, "entity:livestream:ls2");
+    s_pack_spec(fx, "seller_id=s1,price=9.5");
+    s_store_put(fx, "entity:product:ls1"); /* same id, other type */
+    msgpack_pack_int(&fx->pk, 5);
+    s_store_put(fx, "entity:livestream:bad"); /* not a map: dropped */
+    s_store_commit(fx);
+}
+
+static void test_hydrate(void **state) {
+    s_fx_t *fx = *state;
+    s_seed_entities(fx);
+    s_add(fx, 0, "ls1", "livestream", 0.1, "follows", NULL);
+    s_add(fx, 0, "ls3", "livestream", NAN, "follows", NULL); /* not stored */
+    s_add(fx, 0, "ls2", "livestream", NAN, "follows", "stale=1");
+    s_add(fx, 1, "ls2", "livestream", 0.9, "trending", NULL);
+    s_add(fx, 1, "ls1", "livestream", 0.8, "trending", NULL);
+    s_add(fx, 1, "bad", "livestream", 0.7, "trending", NULL);
+    s_add(fx, 1, "ls1", "product", 0.6, "trending", NULL);
+    assert_int_equal(s_run(fx, "hydrate"), 0);
+    s_store_close(fx);
+
+    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,ls1");
+    const fmx_entity_t *a = &fx->out.v[0], *b = &fx->out.v[1], *c = &fx->out.v[2];
+    s_assert_str(a->source, "follows"); /* first occurrence wins */
+    assert_true(a->has_score && a->score == 0.1);
+    assert_int_equal(s_field_int(a, "viewers"), 10);
+    s_assert_str(b->source, "follows");
+    assert_false(b->has_score);
+    assert_int_equal(s_field_int(b, "viewers"), 20);
+    assert_null(fmx_entity_field(b, "stale", 5)); /* replaced by the stored record */
+    s_assert_str(c->type, "product");
+    s_assert_str(c->source, "trending");
+    double price = 0;
+    assert_int_equal(fmx_mp_get_double(&c->fields, "price", &price), 0);
+    assert_true(price == 9.5);
+    fmx_str_t title;
+    assert_int_equal(fmx_mp_get_str(&a->fields, "title", &title), 0);
+    s_assert_str(title, "one");
+}
+
+static void test_hydrate_fields_projection(void **state) {
+    s_fx_t *fx = *state;
+    s_seed_entities(fx);
+    s_add(fx, 0, "ls2", "livestream", NAN, "follows", NULL);
+    s_add(fx, 0, "ls1", "livestream", NAN, "follows", NULL);
+    msgpack_pack_map(&fx->pk, 1);
+    s_str(fx, "fields");
+    msgpack_pack_array(&fx->pk, 4);
+    s_str(fx, "viewers");
+    s_str(fx, "nope");
+    s_str(fx, "seller_id");
+    s_str(fx, "viewers");
+    fx->params = s_take_obj(fx);
+    assert_int_equal(s_run(fx, "hydrate"), 0);
+    s_store_close(fx);
+    assert_string_equal(s_ids(fx, &fx->out), "ls2,ls1");
+    const msgpack_object *f = &fx->out.v[0].fields;
+    assert_int_equal(f->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(f->via.map.size, 2);
+    assert_true(fmx_mp_str_eq(&f->via.map.ptr[0].key, "viewers"));
+    assert_true(fmx_mp_str_eq(&f->via.map.ptr[1].key, "seller_id"));
+    assert_int_equal(s_field_int(&fx->out.v[0], "viewers"), 20);
+    assert_int_equal(s_field_int(&fx->out.v[1], "viewers"), 10);
+
+    s_params(fx, "fields=viewers"); /* a string, not a list */
+    fx->env.store = NULL;
+    assert_int_equal(s_run(fx, "hydrate"), -1);
+    assert_non_null(strstr(fx->err, "fields"));
+}
+
+static void test_hydrate_many_and_deadline(void **state) {
+    s_fx_t *fx = *state;
+    s_store_open(fx);
+    char id[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "entity:livestream:e%d", i);
+        msgpack_pack_map(&fx->pk, 1);
+        s_str(fx, "n");
+        msgpack_pack_int(&fx->pk, i);
+        s_store_put(fx, id);
+    }
+    s_store_commit(fx);
+    /* 6000 entities, each id twice over two inputs, plus ids not stored. */
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "e%d", i);
+        s_add(fx, 0, id, "livestream", NAN, "a", NULL);
+        snprintf(id, sizeof(id), "e%d", 2999 - i);
+        s_add(fx, 1, id, "livestream", NAN, "b", NULL);
+        snprintf(id, sizeof(id), "x%d", i);
+        s_add(fx, 1, id, "livestream", NAN, "b", NULL);
+    }
+    assert_int_equal(s_run(fx, "hydrate"), 0);
+    assert_int_equal(fx->out.n, 3000);
+    for (size_t i = 0; i < fx->out.n; i++) {
+        assert_int_equal(s_field_int(&fx->out.v[i], "n"), (int64_t)i);
+        s_assert_str(fx->out.v[i].source, "a");
+    }
+    fx->task.deadline_us = 1; /* long past */
+    assert_int_equal(s_run(fx, "hydrate"), -1);
+    assert_string_equal(fx->err, "deadline passed");
+}
+
+/* ---- merge ---- */
+
+static void test_merge(void **state) {
+    s_fx_t *fx = *state;
+    s_add(fx, 0, "x1", "livestream", 0.3, "A", "k=a1");
+    s_add(fx, 0, "x2", "livestream", 0.9, "A", NULL);
+    s_add(fx, 1, "x1", "livestream", 0.8, "B", "k=b1");
+    s_add(fx, 1, "x3", "livestream", NAN, "B", NULL);
+    s_add(fx, 1, "x2", "livestream", 0.5, "B", NULL);
+    s_add(fx, 1, "x1", "product", 0.1, "B", NULL);
+    s_add(fx, 2, "x3", "livestream", 0.1, "C", NULL);
+    s_add(fx, 2, "x2", "livestream", 0.9, "C", NULL); /* a tie: the first stays */
+    assert_int_equal(s_run(fx, "merge"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "x1,x2,x3,x1");
+    const char *sources[] = {"B", "A", "C", "B"};
+    const double scores[] = {0.8, 0.9, 0.1, 0.1};
+    for (size_t i = 0; i < 4; i++) {
+        s_assert_str(fx->out.v[i].source, sources[i]);
+        assert_true(fx->out.v[i].score == scores[i]);
+    }
+    fmx_str_t k;
+    assert_int_equal(fmx_mp_get_str(&fx->out.v[0].fields, "k", &k), 0);
+    s_assert_str(k, "b1");
+    s_assert_str(fx->out.v[3].type, "product");
+
+    s_params(fx, "limit=2");
+    assert_int_equal(s_run(fx, "merge"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "x1,x2");
+}
+
+static void test_merge_many_and_deadline(void **state) {
+    s_fx_t *fx = *state;
+    char id[32];
+    /* 20000 entities over 1000 distinct ids: the score of each copy is its round. */
+    for (int r = 0; r < 20; r++)
+        for (int i = 0; i < 1000; i++) {
+            snprintf(id, sizeof(id), "e%d", i);
+            s_add(fx, (size_t)(r % 2), id, "livestream", (double)((r * 7) % 20), r % 2 ? "odd" : "even", NULL);
+        }
+    assert_int_equal(s_run(fx, "merge"), 0);
+    assert_int_equal(fx->out.n, 1000);
+    for (size_t i = 0; i < fx->out.n; i++) {
+        snprintf(id, sizeof(id), "e%zu", i);
+        s_assert_str(fx->out.v[i].id, id);
+        assert_true(fx->out.v[i].score == 19.0); /* r = 17: 119 % 20 */
+        s_assert_str(fx->out.v[i].source, "odd");
+    }
+    fx->task.deadline_us = 1;
+    assert_int_equal(s_run(fx, "merge"), -1);
+    assert_string_equal(fx->err, "deadline passed");
+}
+
+/* ---- filter ---- */
+
+static void s_filter_inputs(s_fx_t *fx) {
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", "is_live=1,viewers=10,seller_id=s1");
+    s_add(fx, 0, "b", "livestream", 0.2, "trending", "is_live=0,viewers=50,seller_id=s2");
+    s_add(fx, 0, "c", "livestream", NAN, "trending", "is_live=1,viewers=0");
+    s_add(fx, 0, "d", "product", 0.7, "follows", "id=fieldid,geo=FR");
+    s_add(fx, 0, "e", "livestream", 0.6, "follows", NULL);
+}
+
+static const char *s_filter(s_fx_t *fx, const char *where) {
+    msgpack_sbuffer_clear(&fx->sb);
+    msgpack_pack_map(&fx->pk, 1);
+    s_str(fx, "where");
+    s_str(fx, where);
+    fx->params = s_take_obj(fx);
+    int rc = s_run(fx, "filter");
+    if (rc != 0) return fx->err;
+    return s_ids(fx, &fx->out);
+}
+
+static void test_filter(void **state) {
+    s_fx_t *fx = *state;
+    s_filter_inputs(fx);
+    assert_string_equal(s_filter(fx, "is_live == 1 && viewers > 0"), "a");
+    assert_string_equal(s_filter(fx, "is_live == 1"), "a,c");
+    assert_string_equal(s_filter(fx, "viewers >= 10"), "a,b");
+    assert_string_equal(s_filter(fx, "!is_live"), "b,d,e");
+    /* entity attributes */
+    assert_string_equal(s_filter(fx, "type == 'product'"), "d");
+    assert_string_equal(s_filter(fx, "score > 0.5"), "a,d,e");
+    assert_string_equal(s_filter(fx, "score == null"), "c");
+    assert_string_equal(s_filter(fx, "source == \"trending\""), "b,c");
+    assert_string_equal(s_filter(fx, "id in ['a', 'e', 'zz']"), "a,e");
+    /* fields shadow the entity's own id, and the context */
+    assert_string_equal(s_filter(fx, "id == 'fieldid'"), "d");
+    assert_string_equal(s_filter(fx, "geo == 'DE'"), "a,b,c,e");
+    assert_string_equal(s_filter(fx, "geo == 'FR'"), "d");
+    assert_string_equal(s_filter(fx, "context.geo == 'DE' && fields.seller_id == 's2'"), "b");
+    assert_string_equal(s_filter(fx, "user_id == 42 && seller_id != 's1'"), "b,c,d,e");
+    assert_string_equal(s_filter(fx, "unknown_name"), "");
+    /* the first expression is still cached and still right */
+    assert_string_equal(s_filter(fx, "is_live == 1 && viewers > 0"), "a");
+}
+
+static void test_filter_cache_and_errors(void **state) {
+    s_fx_t *fx = *state;
+    s_filter_inputs(fx);
+    char where[64];
+    /* More distinct expressions than the cache holds: each is still evaluated correctly. */
+    for (int i = 0; i < 150; i++) {
+        snprintf(where, sizeof(where), "viewers > %d", i % 60);
+        const char *want = (i % 60) < 10 ? "a,b" : (i % 60) < 50 ? "b" : "";
+        assert_string_equal(s_filter(fx, where), want);
+    }
+    const char *err = s_filter(fx, "viewers > ");
+    assert_non_null(strstr(err, "where"));
+    assert_non_null(strstr(err, "column"));
+    assert_non_null(strstr(s_filter(fx, "(is_live"), "where"));
+    s_params(fx, "");
+    assert_int_equal(s_run(fx, "filter"), -1);
+    assert_non_null(strstr(fx->err, "where"));
+    s_params(fx, "where=5");
+    assert_int_equal(s_run(fx, "filter"), -1);
+}
+
+/* ---- score ---- */
+
+static void s_score_inputs(s_fx_t *fx) {
+    s_add(fx, 0, "e1", "livestream", NAN, "f", "viewers=10,is_live=1");
+    s_add(fx, 0, "e2", "livestream", 0.3, "f", "viewers=2,is_live=true,quality=0.5");
+    s_add(fx, 0, "e3", "livestream", 9.0, "f", "viewers=many");
+    s_add(fx, 0, "e4", "livestream", NAN, "f", NULL);
+    s_add(fx, 0, "e5", "livestream", NAN, "f", "viewers=20,is_live=0,quality=2.0");
+}
+
+static void s_assert_scores(s_fx_t *fx, const char *ids, const double *want) {
+    assert_string_equal(s_ids(fx, &fx->out), ids);
+    for (size_t i = 0; i < fx->out.n; i++) {
+        assert_true(fx->out.v[i].has_score);
+        assert_true(fabs(fx->out.v[i].score - want[i]) < 1e-9);
+    }
+}
+
+static void test_score_inline(void **state) {
+    s_fx_t *fx = *state;
+    s_score_inputs(fx);
+    msgpack_pack_map(&fx->pk, 2);
+    s_str(fx, "weights");
+    s_pack_spec(fx, "bias=1,viewers=0.5,is_live=2,quality=1.0");
+    s_str(fx, "model"); /* weights win */
+    s_str(fx, "no_such_model");
+    fx->params = s_take_obj(fx);
+    assert_int_equal(s_run(fx, "score"), 0);
+    /* e5: 1+10+0+2 = 13; e1: 1+5+2 = 8; e2: 1+1+2+0.5 = 4.5; e3, e4: bias only, input order */
+    const double want[] = {13, 8, 4.5, 1, 1};
+    s_assert_scores(fx, "e5,e1,e2,e3,e4", want);
+
+    msgpack_pack_map(&fx->pk, 1);
+    s_str(fx, "weights");
+    s_pack_spec(fx, "viewers=fast");
+    fx->params = s_take_obj(fx);
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "weights"));
+
+    s_params(fx, "");
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "model"));
+}
+
+static void s_write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_score_model(void **state) {
+    s_fx_t *fx = *state;
+    fx->dir = strdup("/tmp/fmx-test-nodes-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    char path[512];
+    snprintf(path, sizeof(path), "%s/models", fx->dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/models/m1.weights", fx->dir);
+    s_write_file(path, "# a test model\n\nbias 0.5   # always\nviewers 0.1\n  quality\t-1\n");
+    snprintf(path, sizeof(path), "%s/models/broken.weights", fx->dir);
+    s_write_file(path, "bias 1\nviewers\n");
+    snprintf(path, sizeof(path), "%s/models/nan.weights", fx->dir);
+    s_write_file(path, "viewers nan\n");
+    fx->env.data_dir = fx->dir;
+    s_score_inputs(fx);
+
+    s_params(fx, "model=m1");
+    assert_int_equal(s_run(fx, "score"), 0);
+    /* e1: 0.5+1 = 1.5; e2: 0.5+0.2-0.5 = 0.2; e3, e4: 0.5; e5: 0.5+2-2 = 0.5 */
+    const double want[] = {1.5, 0.5, 0.5, 0.5, 0.2};
+    s_assert_scores(fx, "e1,e3,e4,e5,e2", want);
+
+    /* Cached: deleting the file does not matter any more. */
+    snprintf(path, sizeof(path), "%s/models/m1.weights", fx->dir);
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(s_run(fx, "score"), 0);
+    s_assert_scores(fx, "e1,e3,e4,e5,e2", want);
+
+    s_params(fx, "model=broken");
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "line 2"));
+    s_params(fx, "model=nan");
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "line 1"));
+    s_params(fx, "model=missing");
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "missing.weights"));
+    s_params(fx, "model=../models/m1");
+    assert_int_equal(s_run(fx, "score"), -1);
+    assert_non_null(strstr(fx->err, "bad model name"));
+    s_params(fx, "model=.hidden");
+    assert_int_equal(s_run(fx, "score"), -1);
+}
+
+/* ---- rank ---- */
+
+static void test_rank(void **state) {
+    s_fx_t *fx = *state;
+    s_add(fx, 0, "a", "livestream", 0.2, "s", "viewers=5");
+    s_add(fx, 0, "b", "livestream", NAN, "s", "viewers=50");
+    s_add(fx, 0, "c", "livestream", 0.9, "s", "viewers=1.5");
+    s_add(fx, 0, "d", "livestream", 0.2, "s", "viewers=x");
+    s_add(fx, 0, "e", "livestream", 0.5, "s", "viewers=true");
+    s_add(fx, 0, "f", "livestream", -1.0, "s", NULL);
+    assert_int_equal(s_run(fx, "rank"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "c,e,a,d,f,b");
+    s_params(fx, "limit=3");
+    assert_int_equal(s_run(fx, "rank"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "c,e,a");
+    s_params(fx, "by=viewers");
+    assert_int_equal(s_run(fx, "rank"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "b,a,c,e,d,f");
+    assert_true(fx->out.v[0].has_score == false); /* rank orders, it does not rescore */
+    s_params(fx, "by=score,limit=0");
+    assert_int_equal(s_run(fx, "rank"), 0);
+    assert_int_equal(fx->out.n, 0);
+}
+
+/* ---- blend ---- */
+
+static void test_blend_slots(void **state) {
+    s_fx_t *fx = *state;
+    char id[16];
+    for (int i = 1; i <= 16; i++) {
+        snprintf(id, sizeof(id), "m%d", i);
+        s_add(fx, 0, id, "livestream", NAN, "main", NULL);
+    }
+    s_add(fx, 1, "a1", "carousel", NAN, "side", NULL);
+    s_add(fx, 1, "a2", "carousel", NAN, "side", NULL);
+    s_add(fx, 2, "b1", "product", NAN, "side", NULL);
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,m4,m5,a1,m6,m7,m8,m9,m10,b1,m11,m12,m13,m14,m15,a2,m16");
+
+    s_params(fx, "strategy=slots,every=3,limit=10");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8");
+    s_params(fx, "every=3");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8,m9,a2,m10,m11,m12,m13,m14,m15,m16");
+
+    s_params(fx, "strategy=concat,limit=18");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,m4,m5,m6,m7,m8,m9,m10,m11,m12,m13,m14,m15,m16,a1,a2");
+
+    s_params(fx, "strategy=zigzag");
+    assert_int_equal(s_run(fx, "blend"), -1);
+    assert_non_null(strstr(fx->err, "strategy"));
+    s_params(fx, "every=0");
+    assert_int_equal(s_run(fx, "blend"), -1);
+}
+
+static void test_blend_debunch(void **state) {
+    s_fx_t *fx = *state;
+    s_add(fx, 0, "i0", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i1", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i2", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i3", "livestream", NAN, "m", "seller_id=s2");
+    s_add(fx, 0, "i4", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i5", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i6", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i7", "livestream", NAN, "m", NULL);
+    s_add(fx, 0, "i8", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i9", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i10", "livestream", NAN, "m", "seller_id=s1");
+    s_add(fx, 0, "i11", "livestream", NAN, "m", "seller_id=s1");
+    s_params(fx, "max_run_same_seller=2");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    /* s1 s1 | s2 | s1 s1 | none | s1 s1 | then only s1 is left: kept in order */
+    assert_string_equal(s_ids(fx, &fx->out), "i0,i1,i3,i2,i4,i7,i5,i6,i8,i9,i10,i11");
+
+    s_params(fx, "max_run_same_seller=1,limit=5");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "i0,i3,i1,i7,i2");
+
+    s_params(fx, "max_run_same_seller=0");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "i0,i1,i2,i3,i4,i5,i6,i7,i8,i9,i10,i11");
+}
+
+/* Debunching a long pseudo-random list: a permutation, and a run over the bound only where
+ * nothing but that seller is left. */
+static void test_blend_debunch_property(void **state) {
+    s_fx_t *fx = *state;
+    enum { N = 5000, K = 2 };
+    uint64_t x = 88172645463325252ull;
+    char id[16], fields[32];
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        /* seller 0 dominates so that runs are common */
+        int s = (x % 10) < 6 ? 0 : (int)(x % 4);
+        snprintf(id, sizeof(id), "%d", i);
+        snprintf(fields, sizeof(fields), "seller_id=s%d", s);
+        s_add(fx, 0, id, "livestream", NAN, "m", fields);
+    }
+    s_params(fx, "max_run_same_seller=2");
+    assert_int_equal(s_run(fx, "blend"), 0);
+    assert_int_equal(fx->out.n, N);
+    static bool seen[N];
+    memset(seen, 0, sizeof(seen));
+    size_t run = 0;
+    const msgpack_object *prev = NULL;
+    for (size_t i = 0; i < fx->out.n; i++) {
+        char num[16];
+        assert_true(fx->out.v[i].id.len < sizeof(num));
+        memcpy(num, fx->out.v[i].id.ptr, fx->out.v[i].id.len);
+        num[fx->out.v[i].id.len] = '\0';
+        int idx = atoi(num);
+        assert_true(idx >= 0 && idx < N && !seen[idx]);
+        seen[idx] = true;
+        const msgpack_object *s = fmx_entity_field(&fx->out.v[i], "seller_id", 9);
+        assert_non_null(s);
+        run = prev && prev->via.str.size == s->via.str.size &&
+                      memcmp(prev->via.str.ptr, s->via.str.ptr, s->via.str.size) == 0
+                  ? run + 1
+                  : 1;
+        prev = s;
+        if (run > K) {
+            for (size_t j = i + 1; j < fx->out.n; j++) {
+                const msgpack_object *t = fmx_entity_field(&fx->out.v[j], "seller_id", 9);
+                assert_true(t->via.str.size == s->via.str.size &&
+                            memcmp(t->via.str.ptr, s->via.str.ptr, s->via.str.size) == 0);
+            }
+            break;
+        }
+    }
+}
+
+/* ---- layout ---- */
+
+static void test_layout(void **state) {
+    s_fx_t *fx = *state;
+    fmx_entity_list_t kids_c, kids_d, kids_g;
+    fmx_entity_list_init(&kids_c);
+    fmx_entity_list_init(&kids_d);
+    fmx_entity_list_init(&kids_g);
+    fmx_entity_t k = s_ent(fx, "c1", "livestream", 0.5, "sub", NULL);
+    assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
+    k = s_ent(fx, "c2", "livestream", NAN, "sub", NULL);
+    assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
+    k = s_ent(fx, "d1", "livestream", NAN, "sub", NULL);
+    assert_non_null(fmx_entity_list_push(&kids_d, &k, fx->zone));
+
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    s_add(fx, 0, "c", "carousel", NAN, "new_sellers", NULL);
+    fx->raw[0].v[1].items = kids_c;
+    fx->raw[0].v[1].has_items = true;
+    s_add(fx, 0, "d", "carousel", NAN, "other", NULL);
+    fx->raw[0].v[2].items = kids_d;
+    fx->raw[0].v[2].has_items = true;
+    s_add(fx, 0, "g", "carousel", NAN, "empty", NULL);
+    fx->raw[0].v[3].items = kids_g;
+    fx->raw[0].v[3].has_items = true;
+    s_add(fx, 0, "b", "livestream", 0.1, "trending", NULL);
+    s_add(fx, 0, "e", "livestream", 0.0, "trending", NULL);
+
+    s_params(fx, "min_items=2,limit=3");
+    assert_int_equal(s_run(fx, "layout"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "a,c,b");
+    const char *tokens[] = {"v1.R1.0", "v1.R1.1", "v1.R1.2"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(fx->out.v[i].has_position);
+        assert_int_equal(fx->out.v[i].position, (int64_t)i);
+        s_assert_str(fx->out.v[i].token, tokens[i]);
+    }
+    const fmx_entity_list_t *kids = &fx->out.v[1].items;
+    assert_int_equal(kids->n, 2);
+    assert_int_equal(kids->v[0].position, 0);
+    assert_int_equal(kids->v[1].position, 1);
+    s_assert_str(kids->v[0].token, "v1.R1.1.0");
+    s_assert_str(kids->v[1].token, "v1.R1.1.1");
+    /* the input was not modified */
+    assert_false(fx->in[0].v[1].items.v[0].has_position);
+    assert_int_equal(fx->in[0].v[1].token.len, 0);
+
+    /* the tokens survive packing */
+    msgpack_sbuffer_clear(&fx->sb);
+    assert_int_equal(fmx_entity_list_pack(&fx->pk, &fx->out), 0);
+    fmx_entity_list_t back;
+    assert_int_equal(fmx_entity_list_decode_frame(fx->sb.data, fx->sb.size, fx->zone, &back, fx->err), 0);
+    assert_int_equal(back.n, 3);
+    s_assert_str(back.v[1].items.v[1].token, "v1.R1.1.1");
+    assert_int_equal(back.v[2].position, 2);
+    msgpack_sbuffer_clear(&fx->sb);
+
+    /* min_items 0 keeps empty carousels; no limit keeps everything */
+    s_params(fx, "");
+    assert_int_equal(s_run(fx, "layout"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "a,c,d,g,b,e");
+    s_assert_str(fx->out.v[5].token, "v1.R1.5");
+    s_assert_str(fx->out.v[2].items.v[0].token, "v1.R1.2.0");
+
+    s_params(fx, "min_items=1");
+    assert_int_equal(s_run(fx, "layout"), 0);
+    assert_string_equal(s_ids(fx, &fx->out), "a,c,d,b,e");
+    s_assert_str(fx->out.v[3].token, "v1.R1.3");
+}
+
+int main(void) {
+#define T(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_table),
+        T(test_retrieve),
+        T(test_retrieve_entity_type_limit),
+        T(test_retrieve_missing_and_errors),
+        T(test_hydrate),
+        T(test_hydrate_fields_projection),
+        T(test_hydrate_many_and_deadline),
+        T(test_merge),
+        T(test_merge_many_and_deadline),
+        T(test_filter),
+        T(test_filter_cache_and_errors),
+        T(test_score_inline),
+        T(test_score_model),
+        T(test_rank),
+        T(test_blend_slots),
+        T(test_blend_debunch),
+        T(test_blend_debunch_property),
+        T(test_layout),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
