@@ -183,26 +183,16 @@ static void s_send_disconnect_to(fmx_broker_t *b, const uint8_t *identity, size_
 /* --- replicas ---------------------------------------------------------------------------------- */
 
 void fmx_broker_remove_replica(fmx_broker_t *b, fmx_replica_t *replica, const char *why) {
-    if (b->orphans_cap < replica->inflight) {
-        uint64_t *o = realloc(b->orphans, replica->capacity * sizeof *o);
-        if (!o) {
-            fmx_log_error("out of memory removing replica %s", replica->name);
-            return;
-        }
-        b->orphans = o;
-        b->orphans_cap = replica->capacity;
-    }
     const fmx_type_t *t = fmx_registry_type_at(b->registry, replica->type_index);
     fmx_log_warn("replica %s (%s, pid %" PRId64 ") %s; %u tasks in flight", replica->name, t ? t->name : "?",
                  replica->pid, why, replica->inflight);
-    size_t n = fmx_registry_remove(b->registry, replica, b->orphans);
-    b->counters.replicas_expired++;
-    /* Copy out first: re-dispatch can remove further replicas and reuse b->orphans. */
+    /* The orphans are copied out before re-dispatch, which may remove further replicas. */
     uint64_t local[64];
-    uint64_t *ids = n <= 64 ? local : malloc(n * sizeof *ids);
-    if (!ids) return;
-    memcpy(ids, b->orphans, n * sizeof *ids);
-    fmx_exec_orphaned(b, ids, n, why);
+    uint64_t *ids = replica->inflight <= 64 ? local : malloc(replica->inflight * sizeof *ids);
+    if (!ids) fmx_log_error("out of memory removing replica %s; its tasks fall back at their deadlines", replica->name);
+    size_t n = fmx_registry_remove(b->registry, replica, ids);
+    b->counters.replicas_expired++;
+    if (n) fmx_exec_orphaned(b, ids, n, why);
     if (ids != local) free(ids);
 }
 
@@ -573,7 +563,6 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     msgpack_zone_destroy(&b->zone);
     free(b->runs);
     free(b->free_slots);
-    free(b->orphans);
     free(b);
     *self_p = NULL;
 }

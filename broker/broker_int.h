@@ -88,8 +88,6 @@ struct fmx_broker {
     uint64_t started_us;
     fmx_counters_t counters;
     msgpack_zone zone;        /* scratch for decoding actor headers */
-    uint64_t *orphans;        /* scratch: task ids of a removed replica */
-    size_t orphans_cap;
 };
 
 /* exec.c */

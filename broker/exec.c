@@ -147,8 +147,9 @@ static void s_run_timer(void *arg, uint64_t task_id, uint64_t now_us) {
     if (!run) return;
     run->deadline_timer = 0;
     uint32_t gen = run->gen;
-    /* Fail everything still open, in dependency order; each failure may complete the request. */
-    for (size_t i = 0; i < run->plan->n_nodes && run->active && run->gen == gen; i++)
+    /* Fail everything still open, in dependency order; each failure may complete (and release)
+     * the request, so liveness is checked before the plan is touched. */
+    for (size_t i = 0; run->active && run->gen == gen && i < run->plan->n_nodes; i++)
         if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED)
             s_fail(b, run, i, "timeout");
 }
@@ -293,16 +294,15 @@ static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *res
         return;
     }
     uint32_t gen = run->gen;
-    for (size_t k = 0; k < pn->n_consumers && run->active && run->gen == gen; k++) {
+    for (size_t k = 0; run->active && run->gen == gen && k < pn->n_consumers; k++) {
         size_t c = pn->consumers[k];
         if (--run->nodes[c].waiting == 0) s_ready(b, run, c);
     }
 }
 
 static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome) {
-    fmx_node_run_t *n = &run->nodes[i];
     const fmx_plan_node_t *pn = &run->plan->nodes[i];
-    fmx_log_info("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
+    fmx_log_debug("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
                  pn->required ? "none (required)" : fmx_fallback_kind_name(pn->fallback));
     if (pn->required) {
         fmx_error_code_t code = strcmp(outcome, "timeout") == 0     ? FMX_CODE_DEADLINE_EXCEEDED
@@ -339,9 +339,7 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
     }
     b->counters.fallbacks++;
     run->n_fallbacks++;
-    n->outcome = outcome;
-    s_complete(b, run, i, &out, outcome);
-    /* s_complete stored `outcome`; a fallback node is marked by not being "ok". */
+    s_complete(b, run, i, &out, outcome); /* an outcome other than "ok" marks a fallback */
 }
 
 void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *identity, size_t identity_len,
@@ -517,7 +515,7 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
     /* Kick off every source node. The request may finish inside this loop (all sources failing
      * with fallbacks straight to the output), which releases the run: stop touching it then. */
     uint32_t gen = run->gen;
-    for (size_t i = 0; i < run->plan->n_nodes && run->active && run->gen == gen; i++)
+    for (size_t i = 0; run->active && run->gen == gen && i < run->plan->n_nodes; i++)
         if (run->plan->nodes[i].n_inputs == 0 && run->nodes[i].state == FMX_NODE_WAITING &&
             !run->nodes[i].ready_us)
             s_ready(b, run, i);
