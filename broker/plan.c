@@ -140,11 +140,14 @@ static int s_add_feed(s_builder_t *b, const fmx_feed_t *feed, const char *prefix
                 free(name);
                 goto done;
             }
+            size_t mark = b->plan->n_nodes;
             int sub_rc = s_add_feed(b, sub, name, &scope, env, depth + 1, &sub_output);
             if (sub_rc != 0) {
                 free(name);
                 if (sub_rc < 0) goto done;
-                continue; /* the whole sub-feed was pruned: so is this node */
+                /* The sub-feed's output was pruned: drop the inner nodes it added, and this node. */
+                while (b->plan->n_nodes > mark) s_node_fini(&b->plan->nodes[--b->plan->n_nodes]);
+                continue;
             }
         }
         fmx_plan_node_t *n = s_add(b);
