@@ -312,13 +312,14 @@ static int s_send_simple(s_actor_t *a, s_broker_t *br, fmx_cmd_t cmd) {
 
 static void s_broker_close(s_broker_t *br) {
     int zero = 0;
+    /* Monitor off first, then its reader: see the same order in broker.c. */
+    if (br->sock) zmq_socket_monitor(br->sock, NULL, 0);
     if (br->monitor) {
         zmq_setsockopt(br->monitor, ZMQ_LINGER, &zero, sizeof zero);
         zmq_close(br->monitor);
         br->monitor = NULL;
     }
     if (br->sock) {
-        zmq_socket_monitor(br->sock, NULL, 0);
         zmq_close(br->sock);
         br->sock = NULL;
     }

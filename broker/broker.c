@@ -545,14 +545,14 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     else if (b->runs)
         for (uint32_t i = 0; i < b->config.max_requests; i++) fmx_run_release(b, &b->runs[i]);
     int zero = 0;
+    /* Stop the monitor before closing its reader: libzmq's monitor send blocks on a PAIR whose
+     * peer is gone, holding the lock zmq_socket_monitor(NULL) then waits for. */
+    if (b->backend) zmq_socket_monitor(b->backend, NULL, 0);
     if (b->monitor) {
         zmq_setsockopt(b->monitor, ZMQ_LINGER, &zero, sizeof zero);
         zmq_close(b->monitor);
     }
-    if (b->backend) {
-        zmq_socket_monitor(b->backend, NULL, 0);
-        zmq_close(b->backend);
-    }
+    if (b->backend) zmq_close(b->backend);
     if (b->frontend) zmq_close(b->frontend);
     if (b->admin) zmq_close(b->admin);
     if (b->zmq_ctx) zmq_ctx_term(b->zmq_ctx);

@@ -1,0 +1,539 @@
+/* feedctl.c - the command-line client and admin tool.
+ *
+ *   feedctl get FEED --user ID [...]   one request on the client frontend, reply printed as JSON
+ *   feedctl stats [--json]             broker counters and per-type replica load
+ *   feedctl replicas | reload          the other admin commands
+ *
+ * Exit codes: 0 served (ok/degraded) or admin ok, 1 error reply or local failure, 2 usage,
+ * 3 no reply within the timeout. Sockets linger 0 so a down broker never makes feedctl hang. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zmq.h>
+
+#include "common/fmx.h"
+#include "schemas/mpcheck.h"
+#include "tools/feedctl/json.h"
+
+#define EXIT_SERVED 0
+#define EXIT_ERROR 1
+#define EXIT_USAGE 2
+#define EXIT_NO_REPLY 3
+
+#define DEFAULT_ENDPOINT "tcp://127.0.0.1:7400"
+#define DEFAULT_ADMIN "tcp://127.0.0.1:7402"
+#define DEFAULT_TIMEOUT_MS 5000
+#define MAX_CONTEXT 64
+
+/* The subcommand table: argv[0] of run() is the subcommand's name. */
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} s_command_t;
+
+static void s_usage(FILE *out)
+{
+    fputs("usage: feedctl COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  get FEED --user ID   request a feed and print the reply as JSON\n"
+          "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--debug]\n"
+          "      [--endpoint EP (env FEEDMIX_ENDPOINT, " DEFAULT_ENDPOINT ")]\n"
+          "  stats [--json]       replicas and load per node type, broker counters\n"
+          "  replicas             every registered actor replica, as JSON\n"
+          "  reload               reload feeds and parameters, print the result\n"
+          "  help                 this text\n"
+          "\n"
+          "common options:\n"
+          "  --timeout-ms N       wait at most N ms for a reply (default 5000)\n"
+          "  --admin EP           admin endpoint (env FEEDMIX_ADMIN, " DEFAULT_ADMIN ")\n"
+          "\n"
+          "exit: 0 ok/degraded, 1 error reply or failure, 2 usage, 3 no reply in time\n",
+          out);
+}
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Strict decimal: optional '-', digits, no leading zero unless the number is 0, fits int64.
+ * "007" stays a string: it is an id, not a number. */
+static bool s_parse_int(const char *s, int64_t *out)
+{
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (!*d)
+        return false;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    if (d[0] == '0' && d[1])
+        return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Integer option value; prints a usage error on failure. */
+static bool s_opt_int(const char *opt, const char *val, int64_t *out)
+{
+    if (s_parse_int(val, out))
+        return true;
+    fprintf(stderr, "feedctl: %s needs an integer, got '%s'\n", opt, val);
+    return false;
+}
+
+static void s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+/* An id or a context value: int when it is a plain decimal, bool for true/false, else str. */
+static void s_pack_scalar(msgpack_packer *pk, const char *s, bool allow_bool)
+{
+    int64_t v;
+    if (s_parse_int(s, &v))
+        msgpack_pack_int64(pk, v);
+    else if (allow_bool && strcmp(s, "true") == 0)
+        msgpack_pack_true(pk);
+    else if (allow_bool && strcmp(s, "false") == 0)
+        msgpack_pack_false(pk);
+    else
+        s_pack_str(pk, s);
+}
+
+static int s_timeout_opt(const char *val, int *timeout_ms)
+{
+    int64_t v;
+    if (!s_opt_int("--timeout-ms", val, &v))
+        return -1;
+    if (v <= 0 || v > INT_MAX) {
+        fprintf(stderr, "feedctl: --timeout-ms must be in 1..%d\n", INT_MAX);
+        return -1;
+    }
+    *timeout_ms = (int)v;
+    return 0;
+}
+
+/* One request, one reply on a fresh REQ socket. On success *reply holds the single reply frame,
+ * already checked to be one well-formed msgpack object (the caller closes it). Returns an exit
+ * code: EXIT_SERVED, EXIT_NO_REPLY or EXIT_ERROR (message printed). */
+static int s_call(const char *endpoint, const char *buf, size_t len, int timeout_ms, zmq_msg_t *reply)
+{
+    int rc = EXIT_ERROR;
+    void *ctx = zmq_ctx_new();
+    void *sock = NULL;
+    zmq_msg_init(reply);
+    if (!ctx) {
+        fprintf(stderr, "feedctl: zmq_ctx_new failed: %s\n", zmq_strerror(errno));
+        goto done;
+    }
+    sock = zmq_socket(ctx, ZMQ_REQ);
+    if (!sock) {
+        fprintf(stderr, "feedctl: zmq_socket failed: %s\n", zmq_strerror(errno));
+        goto done;
+    }
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(sock, ZMQ_SNDTIMEO, &timeout_ms, sizeof timeout_ms);
+    if (zmq_connect(sock, endpoint) != 0) {
+        fprintf(stderr, "feedctl: zmq_connect(%s) failed: %s\n", endpoint, zmq_strerror(errno));
+        goto done;
+    }
+    int64_t deadline = s_now_ms() + timeout_ms;
+    if (zmq_send(sock, buf, len, 0) < 0) {
+        if (errno == EAGAIN) {
+            fprintf(stderr, "no reply from %s within %d ms\n", endpoint, timeout_ms);
+            rc = EXIT_NO_REPLY;
+        } else {
+            fprintf(stderr, "feedctl: zmq_send(%s) failed: %s\n", endpoint, zmq_strerror(errno));
+        }
+        goto done;
+    }
+    for (;;) {
+        int64_t left = deadline - s_now_ms();
+        zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+        int n = left > 0 ? zmq_poll(&item, 1, (long)left) : 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "feedctl: zmq_poll failed: %s\n", zmq_strerror(errno));
+            goto done;
+        }
+        if (n == 0) {
+            fprintf(stderr, "no reply from %s within %d ms\n", endpoint, timeout_ms);
+            rc = EXIT_NO_REPLY;
+            goto done;
+        }
+        break;
+    }
+    if (zmq_msg_recv(reply, sock, 0) < 0) {
+        fprintf(stderr, "feedctl: zmq_msg_recv(%s) failed: %s\n", endpoint, zmq_strerror(errno));
+        goto done;
+    }
+    if (zmq_msg_more(reply)) {
+        fprintf(stderr, "feedctl: reply from %s has more than one frame\n", endpoint);
+        goto done;
+    }
+    char err[FMX_ERR_LEN];
+    if (fmx_mp_check(zmq_msg_data(reply), zmq_msg_size(reply), &fmx_mp_limits_result, err) != 0) {
+        fprintf(stderr, "feedctl: malformed reply from %s: %s\n", endpoint, err);
+        goto done;
+    }
+    rc = EXIT_SERVED;
+done:
+    if (rc != EXIT_SERVED) {
+        zmq_msg_close(reply);
+        zmq_msg_init(reply);
+    }
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return rc;
+}
+
+/* Unpacks a frame that passed s_call's check; the objects point into the frame. */
+static int s_unpack(zmq_msg_t *frame, msgpack_unpacked *up)
+{
+    size_t off = 0;
+    msgpack_unpacked_init(up);
+    if (msgpack_unpack_next(up, zmq_msg_data(frame), zmq_msg_size(frame), &off) != MSGPACK_UNPACK_SUCCESS) {
+        fprintf(stderr, "feedctl: cannot decode the reply\n");
+        return -1;
+    }
+    return 0;
+}
+
+static const msgpack_object *s_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t n = strlen(key);
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static bool s_str_is(const msgpack_object *o, const char *s)
+{
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
+           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+}
+
+static void s_print_json(FILE *out, const msgpack_object *o)
+{
+    fmx_json_write(out, o, 2);
+    fputc('\n', out);
+}
+
+static const char *s_env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+static int s_cmd_get(int argc, char **argv)
+{
+    enum { O_USER = 'u', O_CONTEXT = 'c', O_LIMIT = 'n', O_DEADLINE = 256, O_REQID, O_DEBUG, O_TIMEOUT, O_ENDPOINT };
+    static const struct option opts[] = {
+        {"user", required_argument, NULL, O_USER},
+        {"context", required_argument, NULL, O_CONTEXT},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"deadline-ms", required_argument, NULL, O_DEADLINE},
+        {"request-id", required_argument, NULL, O_REQID},
+        {"debug", no_argument, NULL, O_DEBUG},
+        {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+        {"endpoint", required_argument, NULL, O_ENDPOINT},
+        {NULL, 0, NULL, 0},
+    };
+    const char *user = NULL, *request_id = NULL;
+    const char *endpoint = s_env_or("FEEDMIX_ENDPOINT", DEFAULT_ENDPOINT);
+    const char *context[MAX_CONTEXT];
+    size_t n_context = 0;
+    int64_t limit = 0, deadline_ms = 0;
+    bool has_limit = false, has_deadline = false, debug = false;
+    int timeout_ms = DEFAULT_TIMEOUT_MS;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "u:c:n:", opts, NULL)) != -1) {
+        switch (c) {
+        case O_USER: user = optarg; break;
+        case O_CONTEXT:
+            if (!strchr(optarg, '=') || optarg[0] == '=') {
+                fprintf(stderr, "feedctl: --context needs key=value, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            if (n_context == MAX_CONTEXT) {
+                fprintf(stderr, "feedctl: at most %d --context options\n", MAX_CONTEXT);
+                return EXIT_USAGE;
+            }
+            context[n_context++] = optarg;
+            break;
+        case O_LIMIT:
+            if (!s_opt_int("--limit", optarg, &limit))
+                return EXIT_USAGE;
+            has_limit = true;
+            break;
+        case O_DEADLINE:
+            if (!s_opt_int("--deadline-ms", optarg, &deadline_ms))
+                return EXIT_USAGE;
+            has_deadline = true;
+            break;
+        case O_REQID: request_id = optarg; break;
+        case O_DEBUG: debug = true; break;
+        case O_TIMEOUT:
+            if (s_timeout_opt(optarg, &timeout_ms) != 0)
+                return EXIT_USAGE;
+            break;
+        case O_ENDPOINT: endpoint = optarg; break;
+        default: s_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !user) {
+        fputs("feedctl: get needs exactly one FEED and --user ID\n", stderr);
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *feed = argv[optind];
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2 + (request_id != NULL) + (n_context > 0) + has_limit + has_deadline + debug);
+    s_pack_str(&pk, "feed");
+    s_pack_str(&pk, feed);
+    s_pack_str(&pk, "user_id");
+    s_pack_scalar(&pk, user, false);
+    if (request_id) {
+        s_pack_str(&pk, "request_id");
+        s_pack_str(&pk, request_id);
+    }
+    if (n_context > 0) {
+        s_pack_str(&pk, "context");
+        msgpack_pack_map(&pk, n_context);
+        for (size_t i = 0; i < n_context; i++) {
+            const char *eq = strchr(context[i], '=');
+            msgpack_pack_str(&pk, (size_t)(eq - context[i]));
+            msgpack_pack_str_body(&pk, context[i], (size_t)(eq - context[i]));
+            s_pack_scalar(&pk, eq + 1, true);
+        }
+    }
+    if (has_limit) {
+        s_pack_str(&pk, "limit");
+        msgpack_pack_int64(&pk, limit);
+    }
+    if (has_deadline) {
+        s_pack_str(&pk, "deadline_ms");
+        msgpack_pack_int64(&pk, deadline_ms);
+    }
+    if (debug) {
+        s_pack_str(&pk, "debug");
+        msgpack_pack_true(&pk);
+    }
+
+    zmq_msg_t frame;
+    int rc = s_call(endpoint, sb.data, sb.size, timeout_ms, &frame);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != EXIT_SERVED)
+        return rc;
+    msgpack_unpacked up;
+    if (s_unpack(&frame, &up) == 0) {
+        s_print_json(stdout, &up.data);
+        const msgpack_object *status = s_get(&up.data, "status");
+        rc = s_str_is(status, "ok") || s_str_is(status, "degraded") ? EXIT_SERVED : EXIT_ERROR;
+    } else {
+        rc = EXIT_ERROR;
+    }
+    msgpack_unpacked_destroy(&up);
+    zmq_msg_close(&frame);
+    return rc;
+}
+
+/* Parses the admin commands' shared options: --admin, --timeout-ms and (stats) --json. */
+static int s_admin_opts(int argc, char **argv, bool allow_json, const char **admin, int *timeout_ms, bool *json)
+{
+    enum { O_ADMIN = 256, O_TIMEOUT, O_JSON };
+    static const struct option opts[] = {
+        {"admin", required_argument, NULL, O_ADMIN},
+        {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+        {"json", no_argument, NULL, O_JSON},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    *admin = s_env_or("FEEDMIX_ADMIN", DEFAULT_ADMIN);
+    *timeout_ms = DEFAULT_TIMEOUT_MS;
+    *json = false;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_ADMIN: *admin = optarg; break;
+        case O_TIMEOUT:
+            if (s_timeout_opt(optarg, timeout_ms) != 0)
+                return -1;
+            break;
+        case O_JSON:
+            if (!allow_json)
+                goto bad;
+            *json = true;
+            break;
+        default: goto bad;
+        }
+    }
+    if (optind == argc)
+        return 0;
+    fprintf(stderr, "feedctl: unexpected argument '%s'\n", argv[optind]);
+bad:
+    s_usage(stderr);
+    return -1;
+}
+
+/* Sends {"cmd": cmd} to the admin socket; on EXIT_SERVED *frame and *up hold the reply. */
+static int s_admin_call(const char *admin, const char *cmd, int timeout_ms, zmq_msg_t *frame, msgpack_unpacked *up)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    s_pack_str(&pk, "cmd");
+    s_pack_str(&pk, cmd);
+    int rc = s_call(admin, sb.data, sb.size, timeout_ms, frame);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != EXIT_SERVED) {
+        msgpack_unpacked_init(up);
+        return rc;
+    }
+    if (s_unpack(frame, up) != 0)
+        return EXIT_ERROR;
+    return EXIT_SERVED;
+}
+
+static void s_print_int(const msgpack_object *o, int width)
+{
+    if (o && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        printf("%*" PRIu64, width, o->via.u64);
+    else if (o && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        printf("%*" PRId64, width, o->via.i64);
+    else
+        printf("%*s", width, "-");
+}
+
+static void s_print_stats(const msgpack_object *r)
+{
+    const msgpack_object *uptime = s_get(r, "uptime_ms");
+    const msgpack_object *feeds = s_get(r, "feeds");
+    printf("uptime_ms: ");
+    s_print_int(uptime, 0);
+    printf("\nfeeds:");
+    if (feeds && feeds->type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < feeds->via.array.size; i++) {
+            const msgpack_object *f = &feeds->via.array.ptr[i];
+            if (f->type == MSGPACK_OBJECT_STR)
+                printf(" %.*s", (int)f->via.str.size, f->via.str.ptr);
+        }
+    }
+    printf("\n\n%-20s %8s %8s %8s %8s\n", "TYPE", "READY", "CAPACITY", "INFLIGHT", "QUEUED");
+    const msgpack_object *types = s_get(r, "types");
+    if (types && types->type == MSGPACK_OBJECT_MAP) {
+        static const char *const cols[] = {"ready", "capacity", "inflight", "queued"};
+        for (uint32_t i = 0; i < types->via.map.size; i++) {
+            const msgpack_object *k = &types->via.map.ptr[i].key;
+            const msgpack_object *v = &types->via.map.ptr[i].val;
+            if (k->type != MSGPACK_OBJECT_STR)
+                continue;
+            printf("%-20.*s", (int)k->via.str.size, k->via.str.ptr);
+            for (size_t c = 0; c < FMX_ARRAY_LEN(cols); c++) {
+                putchar(' ');
+                s_print_int(s_get(v, cols[c]), 8);
+            }
+            putchar('\n');
+        }
+    }
+    const msgpack_object *counters = s_get(r, "counters");
+    printf("\n%-20s %8s\n", "COUNTER", "VALUE");
+    if (counters && counters->type == MSGPACK_OBJECT_MAP) {
+        for (uint32_t i = 0; i < counters->via.map.size; i++) {
+            const msgpack_object *k = &counters->via.map.ptr[i].key;
+            if (k->type != MSGPACK_OBJECT_STR)
+                continue;
+            printf("%-20.*s ", (int)k->via.str.size, k->via.str.ptr);
+            s_print_int(&counters->via.map.ptr[i].val, 8);
+            putchar('\n');
+        }
+    }
+}
+
+/* stats, replicas, reload: argv[0] is the admin command's name. */
+static int s_cmd_admin(int argc, char **argv)
+{
+    const char *admin;
+    int timeout_ms;
+    bool json;
+    bool is_stats = strcmp(argv[0], "stats") == 0;
+    if (s_admin_opts(argc, argv, is_stats, &admin, &timeout_ms, &json) != 0)
+        return EXIT_USAGE;
+    zmq_msg_t frame;
+    msgpack_unpacked up;
+    int rc = s_admin_call(admin, argv[0], timeout_ms, &frame, &up);
+    if (rc == EXIT_SERVED) {
+        bool ok = s_str_is(s_get(&up.data, "status"), "ok");
+        if (is_stats && !json && ok)
+            s_print_stats(&up.data);
+        else
+            s_print_json(ok ? stdout : stderr, &up.data);
+        rc = ok ? EXIT_SERVED : EXIT_ERROR;
+    }
+    msgpack_unpacked_destroy(&up);
+    zmq_msg_close(&frame);
+    return rc;
+}
+
+static int s_cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    s_usage(stdout);
+    return EXIT_SERVED;
+}
+
+static const s_command_t s_commands[] = {
+    {"get", s_cmd_get},
+    {"stats", s_cmd_admin},
+    {"replicas", s_cmd_admin},
+    {"reload", s_cmd_admin},
+    {"help", s_cmd_help},
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return s_cmd_help(argc, argv);
+    for (const s_command_t *c = s_commands; c->name; c++)
+        if (strcmp(c->name, argv[1]) == 0)
+            return c->run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return s_cmd_help(argc, argv);
+    fprintf(stderr, "feedctl: unknown command '%s'\n", argv[1]);
+    s_usage(stderr);
+    return EXIT_USAGE;
+}
