@@ -49,6 +49,7 @@ static void s_usage(FILE *out)
           "  stats [--json]       replicas and load per node type, broker counters\n"
           "  replicas             every registered actor replica, as JSON\n"
           "  reload               reload feeds and parameters, print the result\n"
+          "  wait TYPE=N...       wait until each node TYPE has N ready replicas (--timeout-ms, default 20000)\n"
           "  help                 this text\n"
           "\n"
           "common options:\n"
@@ -507,6 +508,58 @@ static int s_cmd_admin(int argc, char **argv)
     return rc;
 }
 
+/* feedctl wait TYPE=N... : polls `stats` until every TYPE has at least N ready replicas. */
+static int s_cmd_wait(int argc, char **argv)
+{
+    const char *admin = s_env_or("FEEDMIX_ADMIN", DEFAULT_ADMIN);
+    int timeout_ms = 20000;
+    const char *want_type[64];
+    int64_t want_n[64];
+    int n_want = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (strcmp(argv[i], "--admin") == 0 && i + 1 < argc) {
+            admin = argv[++i];
+        } else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
+            if (s_timeout_opt(argv[++i], &timeout_ms) != 0)
+                return EXIT_USAGE;
+        } else if (eq && eq != argv[i] && n_want < 64 && s_parse_int(eq + 1, &want_n[n_want]) && want_n[n_want] >= 0) {
+            argv[i][eq - argv[i]] = '\0';
+            want_type[n_want++] = argv[i];
+        } else {
+            fprintf(stderr, "feedctl wait: expected TYPE=N, --admin EP or --timeout-ms N, got '%s'\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    int64_t deadline = s_now_ms() + timeout_ms;
+    const char *missing = n_want ? want_type[0] : NULL;
+    do {
+        zmq_msg_t frame;
+        msgpack_unpacked up;
+        int64_t left = deadline - s_now_ms();
+        int rc = s_admin_call(admin, "stats", left < 500 ? (left > 0 ? (int)left : 1) : 500, &frame, &up);
+        if (rc == EXIT_SERVED) {
+            const msgpack_object *types = s_get(&up.data, "types");
+            missing = NULL;
+            for (int k = 0; k < n_want && !missing; k++) {
+                const msgpack_object *t = types ? s_get(types, want_type[k]) : NULL;
+                const msgpack_object *ready = t ? s_get(t, "ready") : NULL;
+                if (!ready || ready->type != MSGPACK_OBJECT_POSITIVE_INTEGER || (int64_t)ready->via.u64 < want_n[k])
+                    missing = want_type[k];
+            }
+        }
+        msgpack_unpacked_destroy(&up);
+        zmq_msg_close(&frame);
+        if (rc == EXIT_SERVED && !missing)
+            return EXIT_SERVED;
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    } while (s_now_ms() < deadline);
+    fprintf(stderr, "feedctl wait: %s not ready within %d ms (admin %s)\n", missing ? missing : "broker", timeout_ms,
+            admin);
+    return EXIT_NO_REPLY;
+}
+
 static int s_cmd_help(int argc, char **argv)
 {
     (void)argc;
@@ -520,6 +573,7 @@ static const s_command_t s_commands[] = {
     {"stats", s_cmd_admin},
     {"replicas", s_cmd_admin},
     {"reload", s_cmd_admin},
+    {"wait", s_cmd_wait},
     {"help", s_cmd_help},
     {NULL, NULL},
 };
