@@ -502,6 +502,11 @@ static void s_shutdown(s_actor_t *a) {
         if (a->workers[w].started) pthread_join(a->workers[w].thread, NULL);
     for (uint32_t w = 0; w < a->n_workers; w++)
         if (a->workers[w].pair) zmq_close(a->workers[w].pair);
+    /* The last results and `disconnect` may still sit in the pipes: give them a moment to leave,
+     * bounded because a broker that is already gone would hold us for the whole linger. */
+    int linger = 500;
+    for (size_t i = 0; i < a->config->n_brokers; i++)
+        if (a->brokers[i].sock) zmq_setsockopt(a->brokers[i].sock, ZMQ_LINGER, &linger, sizeof linger);
     for (size_t i = 0; i < a->config->n_brokers; i++) s_broker_close(&a->brokers[i]);
     while (a->q_len > 0) {
         s_close_pending(&a->queue[a->q_head]);

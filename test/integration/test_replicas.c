@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "test/integration/harness.h"
 
@@ -238,11 +239,77 @@ static void test_kill_busy_replica(void **state)
     h_pass(h);
 }
 
+/* SIGTERM to a replica busy with a task: it finishes the task (the request is served ok, not
+ * re-dispatched or degraded), says `disconnect`, and exits 0. */
+static void test_sigterm_finishes_in_flight_work(void **state)
+{
+    h_t *h = *state;
+    static const char *const slow[] = {"--inject", "delay=400", NULL};
+    char types[H_MAX_TYPES][32];
+    int n = h_feed_types(h, types, H_MAX_TYPES);
+    assert_true(h_start_broker(h, NULL) > 0);
+    pid_t victim = -1;
+    for (int i = 0; i < n; i++) {
+        pid_t pid = h_start_actor(h, types[i], NULL, strcmp(types[i], "hydrate") == 0 ? slow : NULL);
+        assert_true(pid > 0);
+        if (strcmp(types[i], "hydrate") == 0)
+            victim = pid;
+    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(h_wait_ready(h, types[i], 1, READY_TIMEOUT_MS), 0);
+    assert_true(victim > 0);
+
+    h_client_t *c = h_client_new(h, h->front);
+    assert_non_null(c);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    h_pack_request(&sb, "home", 42, 3000);
+    assert_int_equal(h_send(c, sb.data, sb.size), 0);
+    msgpack_sbuffer_destroy(&sb);
+    bool busy = false;
+    for (int64_t until = h_now_ms() + 2000; !busy && h_now_ms() < until; h_sleep_ms(5)) {
+        h_reply_t r;
+        if (h_admin(h, "replicas", 500, &r) == 0) {
+            const msgpack_object *e = s_replica(&r, victim);
+            busy = e && h_get_int(e, "inflight") >= 1;
+        }
+        h_reply_fini(&r);
+    }
+    assert_true(busy);
+    assert_int_equal(h_kill(victim, SIGTERM), 0);
+
+    h_reply_t r;
+    assert_int_equal(h_recv(c, REPLY_TIMEOUT_MS, &r), 0);
+    if (!h_status_is(&r, "ok"))
+        h_print("reply", r.root);
+    assert_true(h_status_is(&r, "ok"));
+    h_reply_fini(&r);
+    int status = -1;
+    assert_int_equal(h_wait_exit(h, victim, 3000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* It said `disconnect`, so the broker drops it at once instead of after 3 silent heartbeats
+     * (300 ms here): poll well inside that window. */
+    int64_t ready = -1, redispatches = -1;
+    for (int64_t until = h_now_ms() + 150; ready != 0 && h_now_ms() < until; h_sleep_ms(10)) {
+        h_reply_t stats;
+        assert_int_equal(h_admin(h, "stats", 2000, &stats), 0);
+        ready = h_get_int(h_get(h_get(stats.root, "types"), "hydrate"), "ready");
+        redispatches = h_get_int(h_get(stats.root, "counters"), "redispatches");
+        h_reply_fini(&stats);
+    }
+    assert_int_equal(ready, 0);
+    assert_int_equal(redispatches, 0);
+    h_client_destroy(&c);
+    h_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_balance, s_teardown),
         cmocka_unit_test_teardown(test_kill_busy_replica, s_teardown),
+        cmocka_unit_test_teardown(test_sigterm_finishes_in_flight_work, s_teardown),
     };
     return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
 }
