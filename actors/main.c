@@ -8,6 +8,7 @@
 
 #include "actors/node.h"
 #include "actors/runtime.h"
+#include "common/fmx.h"
 #include "common/log.h"
 
 static volatile int s_stop;
@@ -26,16 +27,10 @@ static void s_usage(FILE *out) {
     fprintf(out, "\n--inject is for tests and benchmarks only: it makes this actor misbehave on purpose.\n");
 }
 
-static int s_uint(const char *s, unsigned long lo, unsigned long hi, uint32_t *out, const char *what) {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "feedmix-actor: %s must be an integer in %lu..%lu\n", what, lo, hi);
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
+static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const char *what) {
+    if (fmx_parse_u32(s, lo, hi, out) == 0) return 0;
+    fprintf(stderr, "feedmix-actor: %s must be an integer in %u..%u\n", what, lo, hi);
+    return -1;
 }
 
 int main(int argc, char **argv) {

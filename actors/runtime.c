@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "schemas/entity.h"
 #include "schemas/mpcheck.h"
@@ -151,28 +152,6 @@ typedef struct {
 
 static uint64_t s_tasks_seen; /* crash-after counter; touched by the main thread only */
 
-static void s_free(void *data, void *hint) {
-    (void)hint;
-    free(data);
-}
-
-static int s_send_sbuffer(void *sock, msgpack_sbuffer *sb, int flags) {
-    size_t size = sb->size;
-    char *data = msgpack_sbuffer_release(sb);
-    zmq_msg_t m;
-    if (!data) {
-        zmq_msg_init(&m);
-    } else if (zmq_msg_init_data(&m, data, size, s_free, NULL) != 0) {
-        free(data);
-        return -1;
-    }
-    if (zmq_msg_send(&m, sock, flags) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    return 0;
-}
-
 static void s_inject(const fmx_runtime_config_t *c) {
     switch (c->inject) {
     case FMX_INJECT_DELAY: {
@@ -249,8 +228,8 @@ static void *s_worker_main(void *arg) {
         zmq_msg_init_size(&idx, 1);
         memcpy(zmq_msg_data(&idx), zmq_msg_data(&f[0]), 1);
         zmq_msg_send(&idx, sock, ZMQ_SNDMORE);
-        s_send_sbuffer(sock, &header, ok == 0 ? ZMQ_SNDMORE : 0);
-        if (ok == 0) s_send_sbuffer(sock, &output, 0);
+        fmx_frame_send_sbuffer(sock, &header, ok == 0 ? ZMQ_SNDMORE : 0);
+        if (ok == 0) fmx_frame_send_sbuffer(sock, &output, 0);
         msgpack_sbuffer_destroy(&header);
         msgpack_sbuffer_destroy(&output);
         for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
@@ -304,7 +283,7 @@ static int s_send_simple(s_actor_t *a, s_broker_t *br, fmx_cmd_t cmd) {
     case FMX_CMD_HEARTBEAT: rc = fmx_wire_pack_heartbeat(&sb); break;
     default: rc = fmx_wire_pack_disconnect(&sb, "stopping"); break;
     }
-    if (rc == 0) rc = s_send_sbuffer(br->sock, &sb, ZMQ_DONTWAIT);
+    if (rc == 0) rc = fmx_frame_send_sbuffer(br->sock, &sb, ZMQ_DONTWAIT);
     msgpack_sbuffer_destroy(&sb);
     br->next_hb_us = fmx_clock_now_us() + (uint64_t)a->config->heartbeat_ms * 1000u;
     return rc;
@@ -388,25 +367,9 @@ static void s_on_broker(s_actor_t *a, s_broker_t *br, int accept_tasks) {
     for (int k = 0; k < 256; k++) {
         /* frames[0] is reserved for the route to a worker; the message lands in frames[1..]. */
         s_pending_t tmp = {.n = 0};
-        int more = 1, overflow = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, br->sock, tmp.n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-                zmq_msg_close(&m);
-                if (tmp.n == 0) return;
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (tmp.n < S_MAX_FRAMES) {
-                zmq_msg_init(&tmp.frames[1 + tmp.n]);
-                zmq_msg_move(&tmp.frames[1 + tmp.n], &m);
-                tmp.n++;
-            } else {
-                overflow = 1;
-            }
-            zmq_msg_close(&m);
-        }
+        int overflow;
+        tmp.n = fmx_frame_recv(br->sock, &tmp.frames[1], S_MAX_FRAMES, &overflow);
+        if (tmp.n < 0) return;
         br->last_heard_us = fmx_clock_now_us();
         /* frames[1..n] hold the message; frames[0] gets the route below. */
         fmx_wire_header_t h;
@@ -448,43 +411,22 @@ static void s_on_broker(s_actor_t *a, s_broker_t *br, int accept_tasks) {
 
 static void s_on_worker(s_actor_t *a, s_worker_t *w) {
     zmq_msg_t f[3];
-    int n = 0, more = 1;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, w->pair, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(&m);
-            if (n == 0) return;
-            break;
-        }
-        more = zmq_msg_more(&m);
-        if (n < 3) f[n++] = m;
-        else zmq_msg_close(&m);
-    }
+    int overflow;
+    int n = fmx_frame_recv(w->pair, f, 3, &overflow);
+    if (n < 0) return;
     w->busy = 0;
     unsigned bi = n > 0 && zmq_msg_size(&f[0]) == 1 ? *(uint8_t *)zmq_msg_data(&f[0]) : FMX_RUNTIME_MAX_BROKERS;
     if (bi < a->config->n_brokers && n >= 2 && a->brokers[bi].sock) {
         for (int i = 1; i < n; i++)
             if (zmq_msg_send(&f[i], a->brokers[bi].sock, (i + 1 < n ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) < 0) break;
     }
-    for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+    fmx_frame_close_all(f, n);
 }
 
 static void s_on_monitor(s_actor_t *a, s_broker_t *br) {
-    int connected = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, br->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        if (!zmq_msg_more(&m)) connected++;
-        zmq_msg_close(&m);
-    }
     /* Every (re)connection says `ready` at once: a restarted broker learns about us within
      * milliseconds instead of waiting for our next heartbeat. */
-    if (connected) s_send_simple(a, br, FMX_CMD_READY);
+    if (fmx_frame_drain_monitor(br->monitor) > 0) s_send_simple(a, br, FMX_CMD_READY);
 }
 
 static int s_workers_busy(const s_actor_t *a) {

@@ -4,6 +4,7 @@
 
 #include "broker/broker_int.h"
 #include "common/clock.h"
+#include "common/frame.h"
 #include "schemas/mpcheck.h"
 #include "schemas/mpobj.h"
 
@@ -135,47 +136,23 @@ static void s_handle(fmx_broker_t *b, const void *data, size_t len, msgpack_pack
 void fmx_admin_handle(fmx_broker_t *b) {
     for (int k = 0; k < 64; k++) {
         zmq_msg_t f[3];
-        int n = 0, more = 1, extra = 0;
-        while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, b->admin, n == 0 && !extra ? ZMQ_DONTWAIT : 0) < 0) {
-                zmq_msg_close(&m);
-                break;
-            }
-            more = zmq_msg_more(&m);
-            if (n < 3)
-                f[n++] = m;
-            else {
-                extra = 1;
-                zmq_msg_close(&m);
-            }
-        }
-        if (n == 0) return;
+        int overflow;
+        int n = fmx_frame_recv(b->admin, f, 3, &overflow);
+        if (n < 0) return;
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        if (n == 3 && !extra && zmq_msg_size(&f[1]) == 0)
+        if (n == 3 && !overflow && zmq_msg_size(&f[1]) == 0)
             s_handle(b, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), &pk);
         else
             s_error(&pk, "bad_request", "expected one frame after the empty delimiter");
-        if (n >= 1 && zmq_msg_size(&f[0]) <= FMX_IDENTITY_MAX) {
-            zmq_msg_t id, delim, body;
-            zmq_msg_init_size(&id, zmq_msg_size(&f[0]));
-            memcpy(zmq_msg_data(&id), zmq_msg_data(&f[0]), zmq_msg_size(&f[0]));
-            zmq_msg_init_size(&delim, 0);
-            zmq_msg_init_size(&body, sb.size);
-            memcpy(zmq_msg_data(&body), sb.data, sb.size);
-            if (zmq_msg_send(&id, b->admin, ZMQ_SNDMORE) < 0) zmq_msg_close(&id);
-            else {
-                zmq_msg_send(&delim, b->admin, ZMQ_SNDMORE);
-                zmq_msg_send(&body, b->admin, 0);
-            }
-            zmq_msg_close(&delim);
-            zmq_msg_close(&body);
+        /* [identity][delimiter][reply]; an unknown identity fails the first send and drops it all. */
+        if (n >= 1 && fmx_frame_send_copy(b->admin, &f[0], ZMQ_SNDMORE) == 0) {
+            fmx_frame_send_bytes(b->admin, "", 0, ZMQ_SNDMORE);
+            fmx_frame_send_sbuffer(b->admin, &sb, 0);
         }
         msgpack_sbuffer_destroy(&sb);
-        for (int i = 0; i < n; i++) zmq_msg_close(&f[i]);
+        fmx_frame_close_all(f, n);
     }
 }

@@ -14,6 +14,7 @@
 
 #include "broker/broker_int.h"
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "schemas/mpobj.h"
 #include "schemas/wire.h"
@@ -66,43 +67,10 @@ int fmx_broker_reload(fmx_broker_t *b, char *errs, size_t cap) {
 
 /* --- sending ----------------------------------------------------------------------------------- */
 
-static int s_send_bytes(void *sock, const void *data, size_t len, int flags) {
-    zmq_msg_t m;
-    if (zmq_msg_init_size(&m, len) != 0) return -1;
-    if (len) memcpy(zmq_msg_data(&m), data, len);
-    if (zmq_msg_send(&m, sock, flags) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    return 0;
-}
-
-static void s_free_sbuffer(void *data, void *hint) {
-    (void)hint;
-    free(data);
-}
-
-/* Sends the sbuffer's bytes without copying; the sbuffer is left empty. */
-static int s_send_sbuffer(void *sock, msgpack_sbuffer *sb, int flags) {
-    size_t size = sb->size;
-    char *data = msgpack_sbuffer_release(sb);
-    zmq_msg_t m;
-    if (!data) return s_send_bytes(sock, "", 0, flags);
-    if (zmq_msg_init_data(&m, data, size, s_free_sbuffer, NULL) != 0) {
-        free(data);
-        return -1;
-    }
-    if (zmq_msg_send(&m, sock, flags) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    return 0;
-}
-
 static void s_reply_to(void *sock, const uint8_t *client, size_t client_len, msgpack_sbuffer *body) {
     /* The client may be gone (REQ closed): ROUTER drops such replies, which is what we want. */
-    if (s_send_bytes(sock, client, client_len, ZMQ_SNDMORE) != 0 || s_send_bytes(sock, "", 0, ZMQ_SNDMORE) != 0 ||
-        s_send_sbuffer(sock, body, ZMQ_DONTWAIT) != 0)
+    if (fmx_frame_send_bytes(sock, client, client_len, ZMQ_SNDMORE) != 0 || fmx_frame_send_bytes(sock, "", 0, ZMQ_SNDMORE) != 0 ||
+        fmx_frame_send_sbuffer(sock, body, ZMQ_DONTWAIT) != 0)
         fmx_log_debug("reply dropped: %s", zmq_strerror(errno));
     msgpack_sbuffer_destroy(body);
 }
@@ -123,23 +91,13 @@ void fmx_broker_reply_error(fmx_broker_t *b, const uint8_t *client, size_t clien
 }
 
 static int s_send_header(fmx_broker_t *b, const fmx_replica_t *r, msgpack_sbuffer *header, int more) {
-    if (s_send_bytes(b->backend, r->identity, r->identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0) {
+    if (fmx_frame_send_bytes(b->backend, r->identity, r->identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) != 0) {
         msgpack_sbuffer_destroy(header);
         return -1; /* EHOSTUNREACH with ROUTER_MANDATORY: the peer is gone */
     }
-    int rc = s_send_sbuffer(b->backend, header, more ? ZMQ_SNDMORE : 0);
+    int rc = fmx_frame_send_sbuffer(b->backend, header, more ? ZMQ_SNDMORE : 0);
     msgpack_sbuffer_destroy(header);
     return rc;
-}
-
-static int s_send_copy(void *sock, zmq_msg_t *src, int flags) {
-    zmq_msg_t m;
-    zmq_msg_init(&m);
-    if (zmq_msg_copy(&m, src) != 0 || zmq_msg_send(&m, sock, flags) < 0) {
-        zmq_msg_close(&m);
-        return -1;
-    }
-    return 0;
 }
 
 int fmx_broker_send_task(fmx_broker_t *b, fmx_replica_t *replica, fmx_run_t *run, size_t node_index, uint64_t task_id,
@@ -155,10 +113,10 @@ int fmx_broker_send_task(fmx_broker_t *b, fmx_replica_t *replica, fmx_run_t *run
     }
     if (s_send_header(b, replica, &header, 1) != 0) return -1;
     /* Once the identity frame is accepted the rest of the multipart message goes out whole. */
-    s_send_bytes(b->backend, pn->params, pn->params_len, ZMQ_SNDMORE);
-    s_send_copy(b->backend, &run->context, pn->n_inputs ? ZMQ_SNDMORE : 0);
+    fmx_frame_send_bytes(b->backend, pn->params, pn->params_len, ZMQ_SNDMORE);
+    fmx_frame_send_copy(b->backend, &run->context, pn->n_inputs ? ZMQ_SNDMORE : 0);
     for (size_t k = 0; k < pn->n_inputs; k++)
-        s_send_copy(b->backend, &run->nodes[pn->inputs[k]].result, k + 1 < pn->n_inputs ? ZMQ_SNDMORE : 0);
+        fmx_frame_send_copy(b->backend, &run->nodes[pn->inputs[k]].result, k + 1 < pn->n_inputs ? ZMQ_SNDMORE : 0);
     return 0;
 }
 
@@ -333,38 +291,11 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
     }
 }
 
-/* Reads one multipart message: frames[0] the identity, the rest after it. Returns the frame count
- * kept (extra frames beyond S_MAX_FRAMES are read and dropped), or -1 when nothing was there. */
-static int s_recv_frames(void *sock, zmq_msg_t frames[S_MAX_FRAMES], int *overflow) {
-    int n = 0, more = 1;
-    *overflow = 0;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, n == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            zmq_msg_close(&m);
-            return n ? n : -1;
-        }
-        more = zmq_msg_more(&m);
-        if (n < S_MAX_FRAMES) {
-            frames[n++] = m;
-        } else {
-            *overflow = 1;
-            zmq_msg_close(&m);
-        }
-    }
-    return n;
-}
-
-static void s_close_frames(zmq_msg_t *frames, int n) {
-    for (int i = 0; i < n; i++) zmq_msg_close(&frames[i]);
-}
-
 static void s_on_frontend(fmx_broker_t *b) {
     for (int k = 0; k < S_BATCH; k++) {
         zmq_msg_t f[S_MAX_FRAMES];
         int overflow;
-        int n = s_recv_frames(b->frontend, f, &overflow);
+        int n = fmx_frame_recv(b->frontend, f, S_MAX_FRAMES, &overflow);
         if (n < 0) return;
         const uint8_t *client = zmq_msg_data(&f[0]);
         size_t client_len = zmq_msg_size(&f[0]);
@@ -377,7 +308,7 @@ static void s_on_frontend(fmx_broker_t *b) {
             fmx_broker_reply_error(b, client, client_len, FMX_STR_NULL, FMX_CODE_BAD_REQUEST,
                                    "a request is one frame holding one msgpack map (after the empty delimiter)");
         }
-        s_close_frames(f, n);
+        fmx_frame_close_all(f, n);
     }
 }
 
@@ -385,7 +316,7 @@ static void s_on_backend(fmx_broker_t *b) {
     for (int k = 0; k < S_BATCH; k++) {
         zmq_msg_t f[S_MAX_FRAMES];
         int overflow;
-        int n = s_recv_frames(b->backend, f, &overflow);
+        int n = fmx_frame_recv(b->backend, f, S_MAX_FRAMES, &overflow);
         if (n < 0) return;
         const uint8_t *id = zmq_msg_data(&f[0]);
         size_t id_len = zmq_msg_size(&f[0]);
@@ -428,23 +359,12 @@ static void s_on_backend(fmx_broker_t *b) {
             fmx_log_warn("backend: unexpected %s from replica %s", fmx_cmd_name(h.cmd), r->name);
         }
         msgpack_zone_clear(&b->zone);
-        s_close_frames(f, n);
+        fmx_frame_close_all(f, n);
     }
 }
 
 static void s_on_monitor(fmx_broker_t *b) {
-    int events = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, b->monitor, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            break;
-        }
-        if (!zmq_msg_more(&m)) events++;
-        zmq_msg_close(&m);
-    }
-    if (!events) return;
+    if (fmx_frame_drain_monitor(b->monitor) == 0) return;
     /* A peer's connection dropped. The ROUTER forgets its identity a moment later, so probe now
      * and again shortly; a killed replica is then found in milliseconds, not heartbeats. */
     s_probe_all(b);

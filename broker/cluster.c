@@ -39,18 +39,10 @@ static int s_str(s_ctx_t *x, const yaml_node_t *v, char *out, size_t cap, const 
 }
 
 static int s_uint(s_ctx_t *x, const yaml_node_t *v, uint32_t lo, uint32_t hi, uint32_t *out, const char *key) {
-    if (v->type != YAML_SCALAR_NODE) return s_fail(x, v, "expected an integer for", key);
-    const char *s = (const char *)v->data.scalar.value;
-    char *end;
-    errno = 0;
-    unsigned long long n = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || n < lo || n > hi) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "expected an integer in %u..%u for", lo, hi);
-        return s_fail(x, v, msg, key);
-    }
-    *out = (uint32_t)n;
-    return 0;
+    if (v->type == YAML_SCALAR_NODE && fmx_parse_u32((const char *)v->data.scalar.value, lo, hi, out) == 0) return 0;
+    char msg[96];
+    snprintf(msg, sizeof msg, "expected an integer in %u..%u for", lo, hi);
+    return s_fail(x, v, msg, key);
 }
 
 static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_node_t *map) {

@@ -9,6 +9,7 @@
 
 #include "broker/broker_int.h"
 #include "common/clock.h"
+#include "common/frame.h"
 #include "common/log.h"
 #include "common/scalar.h"
 #include "schemas/mpcheck.h"
@@ -31,29 +32,6 @@ static fmx_run_t *s_run_of(fmx_broker_t *b, uint64_t id) {
 
 static uint64_t s_task_id(const fmx_broker_t *b, const fmx_run_t *run, size_t i) {
     return FMX_TASK_ID(b->epoch, run->gen, run->slot, i);
-}
-
-static void s_free_sbuffer(void *data, void *hint) {
-    (void)hint;
-    free(data);
-}
-
-/* Moves a packed sbuffer into a message without copying. */
-static int s_msg_from_sbuffer(zmq_msg_t *msg, msgpack_sbuffer *sb) {
-    size_t size = sb->size;
-    char *data = msgpack_sbuffer_release(sb);
-    if (!data) return zmq_msg_init_size(msg, 0);
-    if (zmq_msg_init_data(msg, data, size, s_free_sbuffer, NULL) != 0) {
-        free(data);
-        return -1;
-    }
-    return 0;
-}
-
-static int s_msg_from_bytes(zmq_msg_t *msg, const void *data, size_t len) {
-    if (zmq_msg_init_size(msg, len) != 0) return -1;
-    memcpy(zmq_msg_data(msg), data, len);
-    return 0;
 }
 
 /* --- request-time variables ------------------------------------------------------------------ */
@@ -123,7 +101,7 @@ static int s_pack_context(fmx_run_t *run) {
         msgpack_pack_object(&pk, *k);
         msgpack_pack_object(&pk, ctx->via.map.ptr[i].val);
     }
-    return s_msg_from_sbuffer(&run->context, &sb);
+    return fmx_frame_from_sbuffer(&run->context, &sb);
 }
 
 /* --- timers ------------------------------------------------------------------------------------ */
@@ -238,7 +216,7 @@ static void s_carousel(fmx_broker_t *b, fmx_run_t *run, size_t i) {
     /* The sub-feed's output array is spliced in as it came from its actor. */
     msgpack_sbuffer_write(&sb, zmq_msg_data(input), zmq_msg_size(input));
     zmq_msg_t out;
-    if (s_msg_from_sbuffer(&out, &sb) != 0) {
+    if (fmx_frame_from_sbuffer(&out, &sb) != 0) {
         s_fail(b, run, i, "error");
         return;
     }
@@ -323,11 +301,11 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
         zmq_msg_init(&out);
         rc = zmq_msg_copy(&out, &run->nodes[pn->inputs[0]].result);
     } else if (pn->fallback == FMX_FALLBACK_STATIC && pn->static_items) {
-        rc = s_msg_from_bytes(&out, pn->static_items, pn->static_len);
+        rc = fmx_frame_from_bytes(&out, pn->static_items, pn->static_len);
     } else {
         /* empty, and for now cached and an unspecified fallback: the issue on fallbacks adds the
          * cache of last good outputs. */
-        rc = s_msg_from_bytes(&out, s_empty_array, sizeof s_empty_array);
+        rc = fmx_frame_from_bytes(&out, s_empty_array, sizeof s_empty_array);
     }
     if (rc != 0) {
         b->counters.errors++;

@@ -9,6 +9,7 @@
 
 #include "broker/broker.h"
 #include "broker/cluster.h"
+#include "common/fmx.h"
 #include "common/log.h"
 
 static volatile int s_stop, s_reload;
@@ -38,16 +39,10 @@ static int s_copy(char *dst, size_t cap, const char *src, const char *what) {
     return 0;
 }
 
-static int s_uint(const char *s, unsigned long lo, unsigned long hi, uint32_t *out, const char *what) {
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf(stderr, "feedmix-broker: %s must be an integer in %lu..%lu\n", what, lo, hi);
-        return -1;
-    }
-    *out = (uint32_t)v;
-    return 0;
+static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const char *what) {
+    if (fmx_parse_u32(s, lo, hi, out) == 0) return 0;
+    fprintf(stderr, "feedmix-broker: %s must be an integer in %u..%u\n", what, lo, hi);
+    return -1;
 }
 
 int main(int argc, char **argv) {

@@ -1,7 +1,9 @@
 #include "common/fmx.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) {
     if (err) {
@@ -11,4 +13,14 @@ int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) {
         va_end(ap);
     }
     return -1;
+}
+
+int fmx_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
+    char *end;
+    errno = 0;
+    if (!s || *s == '-' || *s == '+' || *s == ' ') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return -1;
+    *out = (uint32_t)v;
+    return 0;
 }

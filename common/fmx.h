@@ -22,4 +22,7 @@ typedef struct {
 /* printf into err, never overflowing; returns -1 so callers can `return fmx_err(...)`. */
 int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Parses a whole decimal string into lo..hi. 0, or -1 (nothing stored) when it is not one. */
+int fmx_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
+
 #endif
