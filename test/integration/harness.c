@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "schemas/mpobj.h"
+
 #define H_STOP_GRACE_MS 2000
 #define H_LOG_TAIL_LINES 40
 #define H_SEED_TIMEOUT_MS 60000
@@ -228,6 +230,29 @@ int h_seed(h_t *h, int users)
     }
     h->seeded = true;
     return 0;
+}
+
+int h_group_setup(void **state)
+{
+    h_t *h = h_new();
+    if (!h || h_seed(h, H_SEED_USERS) != 0) {
+        h_destroy(&h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+int h_group_teardown(void **state)
+{
+    h_t *h = *state;
+    h_destroy(&h);
+    return 0;
+}
+
+int h_test_teardown(void **state)
+{
+    return h_stop_all(*state) == 0 ? 0 : -1;
 }
 
 pid_t h_start_broker(h_t *h, const char *const *extra)
@@ -845,9 +870,20 @@ static int s_pack_value(msgpack_packer *pk, msgpack_sbuffer *sb, int kind, va_li
 
 int h_pack_map(msgpack_sbuffer *sb, ...)
 {
-    va_list ap, count;
+    va_list ap;
     va_start(ap, sb);
-    va_copy(count, ap);
+    int rc = h_pack_mapv(sb, ap);
+    va_end(ap);
+    return rc;
+}
+
+int h_pack_mapv(msgpack_sbuffer *sb, va_list args)
+{
+    /* Local copies: one counts the pairs, one packs them. s_pack_value takes &ap, which is a
+     * va_list * only for a local (a va_list parameter may be a decayed array). */
+    va_list ap, count;
+    va_copy(ap, args);
+    va_copy(count, args);
     uint32_t n = 0;
     const char *key;
     while ((key = va_arg(count, const char *))) {
@@ -882,21 +918,12 @@ int h_pack_request(msgpack_sbuffer *sb, const char *feed, int64_t user, int64_t 
 
 const msgpack_object *h_get(const msgpack_object *map, const char *key)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t n = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
+    return fmx_mp_map_get(map, key);
 }
 
 bool h_str_eq(const msgpack_object *o, const char *s)
 {
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(s) &&
-           memcmp(o->via.str.ptr, s, o->via.str.size) == 0;
+    return fmx_mp_str_eq(o, s);
 }
 
 int64_t h_get_int(const msgpack_object *map, const char *key)

@@ -1,7 +1,8 @@
 /* harness.h - process-level tests: a temp dir, a seeded store, real broker and actor processes on
  * ipc:// endpoints, REQ clients with timeouts, and a teardown that leaves no child behind.
  *
- * Typical test binary:
+ * Typical test binary (the cmocka hooks h_group_setup, h_test_teardown, h_group_teardown do the
+ * setup and teardown steps):
  *   group setup:    h = h_new();  h_seed(h, 200)           (one temp dir + store per binary)
  *   each test:      h_start_broker(h, NULL); h_start_actor(h, "hydrate", NULL, NULL); ...
  *                   h_wait_ready(...); h_call(...); ...; h_pass(h);
@@ -15,6 +16,7 @@
 #define FMX_HARNESS_H
 
 #include <msgpack.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -67,6 +69,16 @@ void h_destroy(h_t **h_p);
 
 /* Runs feedmix-seed into <dir>/store and <dir>/models once (later calls return 0). 0 or -1. */
 int h_seed(h_t *h, int users);
+
+/* cmocka hooks every process test shares (they take the void **state cmocka passes):
+ *   h_group_setup:    h_new() + h_seed(h, H_SEED_USERS) into *state; 0, or -1 with nothing left over.
+ *   h_group_teardown: h_destroy of *state; always 0.
+ *   h_test_teardown:  h_stop_all of *state; 0, or -1 (the test fails) when a child needed SIGKILL,
+ *                     exited badly or could not be reaped. */
+#define H_SEED_USERS 200
+int h_group_setup(void **state);
+int h_group_teardown(void **state);
+int h_test_teardown(void **state);
 
 /* Starts feedmix-broker on the harness endpoints with --feeds test/fixtures/integration/feeds_generous
  * (the shipped feeds with budgets a loaded ASan machine can meet),
@@ -159,6 +171,8 @@ int h_admin(h_t *h, const char *cmd, int timeout_ms, h_reply_t *out);
  *   raw msgpack bytes appended verbatim (a nested map or array packed elsewhere)
  * e.g. h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, NULL). Appends to sb. 0 or -1. */
 int h_pack_map(msgpack_sbuffer *sb, ...);
+/* h_pack_map for a caller that takes the triples as its own variadic arguments. */
+int h_pack_mapv(msgpack_sbuffer *sb, va_list ap);
 /* A feed request {"feed", "user_id": user (int), "context": {"geo": "US"},
  * "deadline_ms": deadline_ms if > 0}. */
 int h_pack_request(msgpack_sbuffer *sb, const char *feed, int64_t user, int64_t deadline_ms);

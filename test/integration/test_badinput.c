@@ -27,24 +27,6 @@ typedef struct {
     size_t n;
 } s_cases_t;
 
-static int s_group_setup(void **state)
-{
-    h_t *h = h_new();
-    if (!h || h_seed(h, 200) != 0) {
-        h_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_group_teardown(void **state)
-{
-    h_t *h = *state;
-    h_destroy(&h);
-    return 0;
-}
-
 static int s_setup(void **state)
 {
     h_t *h = *state;
@@ -53,11 +35,6 @@ static int s_setup(void **state)
         return -1;
     }
     return 0;
-}
-
-static int s_teardown(void **state)
-{
-    return h_stop_all(*state) == 0 ? 0 : -1;
 }
 
 static msgpack_sbuffer *s_add(s_cases_t *cs, const char *name)
@@ -330,8 +307,8 @@ static void test_bad_admin(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bad_requests, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_admin, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_requests, s_setup, h_test_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_admin, s_setup, h_test_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

@@ -17,29 +17,6 @@
 #define REPLY_TIMEOUT_MS 5000
 #define READY_TIMEOUT_MS 10000
 
-static int s_group_setup(void **state)
-{
-    h_t *h = h_new();
-    if (!h || h_seed(h, 200) != 0) {
-        h_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_group_teardown(void **state)
-{
-    h_t *h = *state;
-    h_destroy(&h);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    return h_stop_all(*state) == 0 ? 0 : -1;
-}
-
 /* The second replicated type: score when the feeds use it, else the first type but hydrate. */
 static void s_other_type(char types[][32], int n, char *out)
 {
@@ -307,9 +284,9 @@ static void test_sigterm_finishes_in_flight_work(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_balance, s_teardown),
-        cmocka_unit_test_teardown(test_kill_busy_replica, s_teardown),
-        cmocka_unit_test_teardown(test_sigterm_finishes_in_flight_work, s_teardown),
+        cmocka_unit_test_teardown(test_balance, h_test_teardown),
+        cmocka_unit_test_teardown(test_kill_busy_replica, h_test_teardown),
+        cmocka_unit_test_teardown(test_sigterm_finishes_in_flight_work, h_test_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

@@ -14,29 +14,6 @@
 
 #define REPLY_TIMEOUT_MS 5000
 
-static int s_group_setup(void **state)
-{
-    h_t *h = h_new();
-    if (!h || h_seed(h, 200) != 0) {
-        h_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_group_teardown(void **state)
-{
-    h_t *h = *state;
-    h_destroy(&h);
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    return h_stop_all(*state) == 0 ? 0 : -1;
-}
-
 static void s_request_ok(h_client_t *c, const char *what)
 {
     msgpack_sbuffer sb;
@@ -108,8 +85,8 @@ static void test_broker_sigterm(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_broker_sigkill, s_teardown),
-        cmocka_unit_test_teardown(test_broker_sigterm, s_teardown),
+        cmocka_unit_test_teardown(test_broker_sigkill, h_test_teardown),
+        cmocka_unit_test_teardown(test_broker_sigterm, h_test_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

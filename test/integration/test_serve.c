@@ -16,24 +16,6 @@
 
 #define REPLY_TIMEOUT_MS 5000
 
-static int s_group_setup(void **state)
-{
-    h_t *h = h_new();
-    if (!h || h_seed(h, 200) != 0) {
-        h_destroy(&h);
-        return -1;
-    }
-    *state = h;
-    return 0;
-}
-
-static int s_group_teardown(void **state)
-{
-    h_t *h = *state;
-    h_destroy(&h);
-    return 0;
-}
-
 /* Broker + one actor per node type, and one served request so the first measured request does
  * not pay for cold starts (model load, store open). */
 static int s_setup(void **state)
@@ -60,19 +42,22 @@ fail:
     return -1;
 }
 
-static int s_teardown(void **state)
-{
-    return h_stop_all(*state) == 0 ? 0 : -1;
-}
-
-/* Sends one request packed by the caller and returns the reply (asserting one came). */
-static void s_call(h_t *h, msgpack_sbuffer *sb, h_reply_t *r)
+/* Sends one request, the map of the h_pack_map triples that follow (NULL-terminated), and returns
+ * the reply (asserting one came). */
+static void s_call(h_t *h, h_reply_t *r, ...)
 {
     h_client_t *c = h_client_new(h, h->front);
     assert_non_null(c);
-    int rc = h_call_ok(c, sb->data, sb->size, REPLY_TIMEOUT_MS, r);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    va_list ap;
+    va_start(ap, r);
+    int packed = h_pack_mapv(&sb, ap);
+    va_end(ap);
+    int rc = h_call_ok(c, sb.data, sb.size, REPLY_TIMEOUT_MS, r);
     h_client_destroy(&c);
-    msgpack_sbuffer_destroy(sb);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(packed, 0);
     if (rc != 0)
         fprintf(stderr, "no valid reply: %d\n", rc);
     assert_int_equal(rc, 0);
@@ -116,11 +101,8 @@ static void s_check_items(const msgpack_object *items, int depth)
 static void test_home_served(void **state)
 {
     h_t *h = *state;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "request_id", 's', "it-serve-1", NULL);
     h_reply_t r;
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "request_id", 's', "it-serve-1", NULL);
     if (!h_status_is(&r, "ok"))
         h_print("reply", r.root);
     assert_true(h_status_is(&r, "ok"));
@@ -140,9 +122,7 @@ static void test_home_served(void **state)
     const msgpack_object *rid = h_get(r.root, "ranking_id");
     snprintf(first_ranking, sizeof first_ranking, "%.*s", (int)rid->via.str.size, rid->via.str.ptr);
     h_reply_fini(&r);
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 's', "42", H_CTX_US, NULL);
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 's', "42", H_CTX_US, NULL);
     assert_true(h_status_is(&r, "ok"));
     assert_true(s_nonempty_str(h_get(r.root, "ranking_id")));
     assert_false(h_str_eq(h_get(r.root, "ranking_id"), first_ranking));
@@ -156,11 +136,8 @@ static void test_home_served(void **state)
 static void test_unknown_feed(void **state)
 {
     h_t *h = *state;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "no_such_feed", "user_id", 'i', 42, H_CTX_US, "request_id", 's', "it-serve-2", NULL);
     h_reply_t r;
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "no_such_feed", "user_id", 'i', 42, H_CTX_US, "request_id", 's', "it-serve-2", NULL);
     if (!h_error_code_is(&r, "unknown_feed"))
         h_print("reply", r.root);
     assert_true(h_status_is(&r, "error"));
@@ -173,11 +150,8 @@ static void test_unknown_feed(void **state)
 static void test_limit(void **state)
 {
     h_t *h = *state;
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "limit", 'i', 5, NULL);
     h_reply_t r;
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "limit", 'i', 5, NULL);
     assert_true(h_status_is(&r, "ok"));
     const msgpack_object *items = h_get(r.root, "items");
     assert_non_null(items);
@@ -187,9 +161,7 @@ static void test_limit(void **state)
     s_check_items(items, 0);
     h_reply_fini(&r);
 
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "limit", 'i', 1, NULL);
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "limit", 'i', 1, NULL);
     assert_true(h_status_is(&r, "ok"));
     assert_int_equal(h_get(r.root, "items")->via.array.size, 1);
     h_reply_fini(&r);
@@ -242,11 +214,8 @@ static void test_debug_trace(void **state)
     int n_nodes = s_feed_nodes(h, "home", nodes, 64);
     assert_true(n_nodes > 0);
 
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "debug", 'b', 1, NULL);
     h_reply_t r;
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "debug", 'b', 1, NULL);
     assert_true(h_status_is(&r, "ok"));
     const msgpack_object *trace = h_get(r.root, "trace");
     if (!trace || trace->type != MSGPACK_OBJECT_ARRAY)
@@ -279,9 +248,7 @@ static void test_debug_trace(void **state)
     h_reply_fini(&r);
 
     /* Without debug there is no trace. */
-    msgpack_sbuffer_init(&sb);
-    h_pack_map(&sb, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "debug", 'b', 0, NULL);
-    s_call(h, &sb, &r);
+    s_call(h, &r, "feed", 's', "home", "user_id", 'i', 42, H_CTX_US, "debug", 'b', 0, NULL);
     assert_true(h_status_is(&r, "ok"));
     assert_null(h_get(r.root, "trace"));
     h_reply_fini(&r);
@@ -365,11 +332,11 @@ static void test_feedctl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_home_served, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_feed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_debug_trace, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_feedctl, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_home_served, s_setup, h_test_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_feed, s_setup, h_test_teardown),
+        cmocka_unit_test_setup_teardown(test_limit, s_setup, h_test_teardown),
+        cmocka_unit_test_setup_teardown(test_debug_trace, s_setup, h_test_teardown),
+        cmocka_unit_test_setup_teardown(test_feedctl, s_setup, h_test_teardown),
     };
-    return cmocka_run_group_tests(tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
