@@ -6,14 +6,16 @@
 #include "common/expr.h"
 
 #define S_MAX_NODES 4096
-#define S_MAX_SUBFEED_DEPTH 8
+#define S_MAX_SUBFEED_DEPTH FMX_PLAN_MAX_DEPTH
 #define S_NAME_MAX 256
 
-/* One level of feed nesting while resolving variables. */
+/* One level of feed nesting while resolving variables. `read_request` is set (on the scope the
+ * lookup started from) when a name resolved from the request rather than from parameters. */
 typedef struct s_scope {
     const fmx_feed_t *feed;
     const struct s_scope *parent;
     const fmx_plan_env_t *env;
+    bool *read_request;
 } s_scope_t;
 
 typedef struct {
@@ -26,15 +28,17 @@ typedef struct {
 static int s_resolve(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
     const s_scope_t *scope = arg;
     const fmx_plan_env_t *env = scope->env;
-    if (env->overrides && env->overrides(env->arg, name, len, out) == 0) return 0;
     char key[S_NAME_MAX];
     if (len >= sizeof key) return -1;
     memcpy(key, name, len);
     key[len] = '\0';
     for (const s_scope_t *s = scope; s; s = s->parent) {
+        /* Overrides target the root feed's parameters; a sub-feed's own parameter stays its own. */
+        if (!s->parent && env->overrides && env->overrides(env->arg, name, len, out) == 0) return 0;
         const fmx_value_t *v = fmx_value_map_get(s->feed->params, key);
         if (v && fmx_value_to_scalar(v, out) == 0) return 0;
     }
+    if (scope->read_request) *scope->read_request = true;
     if (env->context && env->context(env->arg, name, len, out) == 0) return 0;
     for (const s_scope_t *s = scope; s; s = s->parent) {
         const fmx_value_t *v = fmx_value_map_get(s->feed->context, key);
@@ -81,12 +85,16 @@ static fmx_plan_node_t *s_add(s_builder_t *b) {
     return n;
 }
 
-static char *s_pack_value(const fmx_value_t *v, const s_scope_t *scope, size_t *len, char *err) {
+/* Packs v with templates bound; *read_request tells whether any template read the request. */
+static char *s_pack_value(const fmx_value_t *v, const s_scope_t *scope, size_t *len, bool *read_request, char *err) {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (fmx_value_pack(v, &pk, s_resolve, (void *)scope, err) != 0) {
+    s_scope_t tracked = *scope;
+    *read_request = false;
+    tracked.read_request = read_request;
+    if (fmx_value_pack(v, &pk, s_resolve, &tracked, err) != 0) {
         msgpack_sbuffer_destroy(&sb);
         return NULL;
     }
@@ -112,7 +120,7 @@ static int s_add_feed(s_builder_t *b, const fmx_feed_t *feed, const char *prefix
                       const fmx_plan_env_t *env, int depth, size_t *out_index) {
     if (depth > S_MAX_SUBFEED_DEPTH) return fmx_err(b->err, "feed '%s': sub-feeds nested deeper than %d", feed->name,
                                                     S_MAX_SUBFEED_DEPTH);
-    s_scope_t scope = {feed, parent, env};
+    s_scope_t scope = {feed, parent, env, NULL};
     /* map[i] = plan index of feed node i, or SIZE_MAX when pruned. */
     size_t *map = malloc((feed->n_nodes ? feed->n_nodes : 1) * sizeof *map);
     if (!map) return fmx_err(b->err, "out of memory building plan");
@@ -177,7 +185,9 @@ static int s_add_feed(s_builder_t *b, const fmx_feed_t *feed, const char *prefix
                     if (map[def->input_index[k]] != SIZE_MAX) n->inputs[n->n_inputs++] = map[def->input_index[k]];
             }
         }
-        n->params = s_pack_value(def->params, &scope, &n->params_len, b->err);
+        for (const s_scope_t *sc = &scope; sc && n->n_scopes <= S_MAX_SUBFEED_DEPTH; sc = sc->parent)
+            n->scopes[n->n_scopes++] = sc->feed;
+        n->params = s_pack_value(def->params, &scope, &n->params_len, &n->request_bound, b->err);
         if (!n->params) {
             char why[FMX_ERR_LEN];
             memcpy(why, b->err, FMX_ERR_LEN);
@@ -185,8 +195,10 @@ static int s_add_feed(s_builder_t *b, const fmx_feed_t *feed, const char *prefix
             goto done;
         }
         if (def->fallback == FMX_FALLBACK_STATIC && def->fallback_items) {
-            n->static_items = s_pack_value(def->fallback_items, &scope, &n->static_len, b->err);
+            bool static_read_request;
+            n->static_items = s_pack_value(def->fallback_items, &scope, &n->static_len, &static_read_request, b->err);
             if (!n->static_items) goto done;
+            if (static_read_request) b->plan->cacheable = false;
         }
         map[i] = b->plan->n_nodes - 1;
     }
@@ -232,6 +244,7 @@ fmx_plan_t *fmx_plan_build(const fmx_feedset_t *set, const fmx_feed_t *feed, con
     }
     b.plan->feed = feed;
     b.plan->deadline_ms = feed->deadline_ms;
+    b.plan->cacheable = true;
     int rc = s_add_feed(&b, feed, NULL, NULL, env ? env : &no_env, 0, &b.plan->output);
     if (rc > 0) fmx_err(err, "feed '%s': the output node '%s' is disabled by `when:` for this request", feed->name,
                         feed->nodes[feed->output].name);
@@ -240,4 +253,18 @@ fmx_plan_t *fmx_plan_build(const fmx_feedset_t *set, const fmx_feed_t *feed, con
         return NULL;
     }
     return b.plan;
+}
+
+int fmx_plan_node_bind(const fmx_plan_t *self, size_t index, const fmx_plan_env_t *env, char **params,
+                       size_t *params_len, char err[FMX_ERR_LEN]) {
+    static const fmx_plan_env_t no_env = {NULL, NULL, NULL};
+    const fmx_plan_node_t *n = &self->nodes[index];
+    if (!n->def || n->n_scopes == 0) return fmx_err(err, "node '%s' has no definition to bind", n->name);
+    /* Rebuild the scope chain, root last, exactly as when the plan was built. */
+    s_scope_t chain[FMX_PLAN_MAX_DEPTH + 1];
+    for (size_t k = 0; k < n->n_scopes; k++)
+        chain[k] = (s_scope_t){n->scopes[k], k + 1 < n->n_scopes ? &chain[k + 1] : NULL, env ? env : &no_env, NULL};
+    bool read_request;
+    *params = s_pack_value(n->def->params, &chain[0], params_len, &read_request, err);
+    return *params ? 0 : -1;
 }

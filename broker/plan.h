@@ -15,6 +15,8 @@
 #include "common/fmx.h"
 #include "common/scalar.h"
 
+#define FMX_PLAN_MAX_DEPTH 8 /* sub-feed nesting */
+
 typedef enum {
     FMX_PLAN_TASK = 1, /* runs on an actor of `type` */
     FMX_PLAN_CAROUSEL, /* runs in the broker: wraps its one input as a carousel entity */
@@ -35,7 +37,10 @@ typedef struct {
     char *static_items;         /* owned msgpack array for FMX_FALLBACK_STATIC */
     size_t static_len;
     bool required;
+    bool request_bound;         /* params read the request (user_id, context): re-bound per request */
     const fmx_feed_node_t *def; /* borrowed: the definition it came from */
+    const fmx_feed_t *scopes[FMX_PLAN_MAX_DEPTH + 1]; /* innermost feed first, the root last */
+    size_t n_scopes;
 } fmx_plan_node_t;
 
 typedef struct {
@@ -44,11 +49,12 @@ typedef struct {
     size_t n_nodes;
     size_t output;
     uint32_t deadline_ms;
+    bool cacheable;             /* false when something other than node params read the request */
 } fmx_plan_t;
 
-/* Variables during binding are resolved: overrides (request-level: e.g. `limit`), then the feed's
- * own params (innermost sub-feed first), then context (user_id, geo, ...), then the feed's
- * `context:` defaults for keys the request left out. Either callback may be NULL. */
+/* Variables are resolved: a sub-feed's own params (innermost first), then at the root the
+ * overrides (params.yaml, experiments, request), then the root's params, then the request context
+ * (user_id, geo, ...), then the feeds' `context:` defaults. Either callback may be NULL. */
 typedef struct {
     fmx_lookup_fn overrides;
     fmx_lookup_fn context;
@@ -60,5 +66,10 @@ typedef struct {
 fmx_plan_t *fmx_plan_build(const fmx_feedset_t *set, const fmx_feed_t *feed, const fmx_plan_env_t *env,
                            char err[FMX_ERR_LEN]);
 void fmx_plan_destroy(fmx_plan_t **self_p);
+
+/* Binds a request_bound node's params for another request (same overrides, other context).
+ * *params is malloc'd; the caller frees it. 0 or -1 with err. */
+int fmx_plan_node_bind(const fmx_plan_t *self, size_t index, const fmx_plan_env_t *env, char **params,
+                       size_t *params_len, char err[FMX_ERR_LEN]);
 
 #endif
