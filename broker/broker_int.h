@@ -10,6 +10,7 @@
 
 #include "broker/broker.h"
 #include "broker/cluster.h"
+#include "broker/context.h"
 #include "broker/feed.h"
 #include "broker/plan.h"
 #include "broker/registry.h"
@@ -54,6 +55,7 @@ typedef struct {
     size_t client_len;
     zmq_msg_t frame;         /* the request frame: req's strings point into it */
     fmx_request_t req;
+    fmx_req_context_t ctx;   /* what templates and conditions read from the request */
     char request_id[FMX_ID_MAX + 1];
     char ranking_id[40];
     fmx_feeds_ref_t *feeds;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker/broker_int.h"
 #include "common/clock.h"
@@ -47,25 +48,7 @@ static int s_lookup_overrides(void *arg, const char *name, size_t len, fmx_scala
 }
 
 static int s_lookup_context(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
-    const fmx_run_t *run = arg;
-    if (len == 7 && memcmp(name, "user_id", 7) == 0) {
-        out->kind = FMX_SCALAR_STR;
-        out->u.s = run->req.user_id;
-        return 0;
-    }
-    if (len == 10 && memcmp(name, "request_id", 10) == 0) {
-        out->kind = FMX_SCALAR_STR;
-        out->u.s = (fmx_str_t){run->request_id, strlen(run->request_id)};
-        return 0;
-    }
-    if (len == 4 && memcmp(name, "feed", 4) == 0) {
-        out->kind = FMX_SCALAR_STR;
-        out->u.s = run->req.feed;
-        return 0;
-    }
-    const msgpack_object *v = run->req.context ? fmx_mp_map_getn(run->req.context, name, len) : NULL;
-    if (v && fmx_scalar_from_msgpack(v, out) == 0) return 0;
-    return -1;
+    return fmx_req_context_lookup(&((fmx_run_t *)arg)->ctx, name, len, out);
 }
 
 static int s_pack_context(fmx_run_t *run) {
@@ -459,6 +442,8 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
         *code = FMX_CODE_UNKNOWN_FEED;
         return fmx_err(err, "unknown feed '%.*s'", (int)run->req.feed.len, run->req.feed.ptr);
     }
+    fmx_req_context_init(&run->ctx, run->req.user_id, (fmx_str_t){run->request_id, strlen(run->request_id)},
+                         run->req.feed, run->req.context, (int64_t)time(NULL));
     fmx_plan_env_t env = {s_lookup_overrides, s_lookup_context, run};
     run->plan = fmx_plan_build(run->feeds->set, feed, &env, err);
     if (!run->plan) {
