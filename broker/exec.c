@@ -47,6 +47,13 @@ static int s_lookup_overrides(void *arg, const char *name, size_t len, fmx_scala
     return -1;
 }
 
+/* A parameter as the plan saw it: request override, then the feed's default. */
+static int s_lookup_param(const fmx_run_t *run, const char *name, fmx_scalar_t *out) {
+    if (s_lookup_overrides((void *)run, name, strlen(name), out) == 0) return 0;
+    const fmx_value_t *v = fmx_value_map_get(run->plan->feed->params, name);
+    return v && fmx_value_to_scalar(v, out) == 0 ? 0 : -1;
+}
+
 static int s_lookup_context(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
     return fmx_req_context_lookup(&((fmx_run_t *)arg)->ctx, name, len, out);
 }
@@ -263,7 +270,7 @@ static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *res
 
 static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome) {
     const fmx_plan_node_t *pn = &run->plan->nodes[i];
-    fmx_log_debug("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
+    fmx_log_info("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
                  pn->required ? "none (required)" : fmx_fallback_kind_name(pn->fallback));
     if (pn->required) {
         fmx_error_code_t code = strcmp(outcome, "timeout") == 0     ? FMX_CODE_DEADLINE_EXCEEDED
@@ -362,16 +369,20 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
     char *sliced = NULL;
     uint32_t count = 0;
     size_t off = 0;
-    if (run->req.limit > 0 && fmx_mp_read_array_header(items, items_len, &off, &count) == 0 &&
-        count > (uint64_t)run->req.limit) {
-        /* Truncate to `limit` by slicing whole elements; nothing is decoded. */
+    /* The request's `limit`, else the feed's resolved `limit` parameter: honoured even when the
+     * node that applies it fell back (a passthrough layout would otherwise serve everything). */
+    int64_t limit = run->req.limit;
+    fmx_scalar_t v;
+    if (limit <= 0 && s_lookup_param(run, "limit", &v) == 0 && v.kind == FMX_SCALAR_INT) limit = v.u.i;
+    if (limit > 0 && fmx_mp_read_array_header(items, items_len, &off, &count) == 0 && count > (uint64_t)limit) {
+        /* Truncate by slicing whole elements; nothing is decoded. */
         size_t end = off;
-        for (int64_t k = 0; k < run->req.limit; k++) fmx_mp_skip(items, items_len, &end);
+        for (int64_t k = 0; k < limit; k++) fmx_mp_skip(items, items_len, &end);
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, (size_t)run->req.limit);
+        msgpack_pack_array(&pk, (size_t)limit);
         msgpack_sbuffer_write(&sb, items + off, end - off);
         items_len = sb.size;
         items = sliced = msgpack_sbuffer_release(&sb);

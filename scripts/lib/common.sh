@@ -30,14 +30,20 @@ fmx_install_deps() {
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || return 1
 }
 
-# fmx_build DIR BUILD_TYPE [cmake args...]
+# fmx_build DIR BUILD_TYPE [cmake -D args...] [--target T...]: everything, or just the targets.
 fmx_build() {
-  local dir=$1 type=$2
+  local dir=$1 type=$2 defs=() targets=()
   shift 2
-  cmake -S "$FMX_ROOT" -B "$FMX_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" "$@" >/dev/null || return 1
-  cmake --build "$FMX_ROOT/$dir" -j"$(nproc)" -- --no-print-directory >/dev/null || {
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --target ]; then shift; targets=("$@"); break; fi
+    defs+=("$1"); shift
+  done
+  cmake -S "$FMX_ROOT" -B "$FMX_ROOT/$dir" -DCMAKE_BUILD_TYPE="$type" "${defs[@]}" >/dev/null || return 1
+  local tflag=()
+  [ ${#targets[@]} -gt 0 ] && tflag=(--target "${targets[@]}")
+  cmake --build "$FMX_ROOT/$dir" -j"$(nproc)" "${tflag[@]}" -- --no-print-directory >/dev/null || {
     # Re-run verbosely so the error is in the log.
-    cmake --build "$FMX_ROOT/$dir" -j1
+    cmake --build "$FMX_ROOT/$dir" -j1 "${tflag[@]}"
     return 1
   }
 }

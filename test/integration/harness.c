@@ -264,7 +264,7 @@ pid_t h_start_broker(h_t *h, const char *const *extra)
     snprintf(feeds, sizeof feeds, "%s/test/fixtures/integration/feeds_generous", h->source);
     char *argv[H_MAX_ARGS] = {exe,      "--feeds", feeds,          "--frontend",  h->front,  "--backend",
                               h->back,  "--admin", h->admin,       "--heartbeat-ms", "100", "--log-level",
-                              "warn"};
+                              "info"}; /* info: a failing test's log then says why each node fell back */
     if (s_args(argv, 13, extra) < 0)
         return -1;
     pid_t pid = s_spawn(h, "broker", argv);
