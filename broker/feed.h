@@ -4,7 +4,15 @@
  * (against schemas/node_schema.h), params against the type's schema, duplicate node names,
  * missing inputs, `type` xor `subfeed`, unknown fallback kind, cycles, an unparsable `when:`,
  * a missing or unknown `output`. Every message reads "FILE:LINE:COL: node 'NAME': what" (the
- * node part omitted for feed-level errors). Nodes come out in dependency order. */
+ * node part omitted for feed-level errors). Nodes come out in dependency order.
+ *
+ * Feed params are declared in a short form, typed by the value (bool, int, float, string; a null
+ * default declares an untyped param), or a long form:
+ *   params:
+ *     ranker_model: linear_v1
+ *     limit: { default: 40, type: int, min: 1, max: 200, overridable: true, doc: "page size" }
+ * `type` is inferred from `default` when absent; min/max only for int and float; the default
+ * must fit its own declaration. `overridable` lets a request's `params` set it. */
 #ifndef FMX_FEED_H
 #define FMX_FEED_H
 
@@ -43,16 +51,28 @@ typedef struct {
     int line, col;               /* where the node's key is */
 } fmx_feed_node_t;
 
+/* One declared feed param. */
+typedef struct {
+    char *name;
+    fmx_value_kind_t type;       /* BOOL, INT, FLOAT or STR; NULL: untyped (any scalar fits) */
+    bool has_min, has_max;
+    double min, max;             /* inclusive bounds, only for INT and FLOAT */
+    bool overridable;            /* a request's own `params` may set it */
+    int line, col;               /* where the param's key is */
+} fmx_param_decl_t;
+
 typedef struct {
     char *name;                  /* `feed:` */
     char *path;                  /* file it came from */
-    fmx_value_t *params;         /* a map of defaults; never NULL */
+    fmx_value_t *params;         /* a map of defaults (name -> scalar); never NULL */
     fmx_value_t *context;        /* defaults for request context keys the request omits (e.g. geo); never NULL */
     uint32_t deadline_ms;        /* default 150 when absent */
     char *on_failure;            /* a feed name or NULL */
     fmx_feed_node_t *nodes;      /* dependency order: every node after all its inputs */
     size_t n_nodes;
     size_t output;               /* index of the output node */
+    fmx_param_decl_t *param_decls; /* one per entry of params, in the same order */
+    size_t n_param_decls;
 } fmx_feed_t;
 
 /* Loads one file. NULL on error with err "FILE:LINE:COL: ...". Caller owns. */
@@ -60,6 +80,14 @@ fmx_feed_t *fmx_feed_load(const char *path, char err[FMX_ERR_LEN]);
 void fmx_feed_destroy(fmx_feed_t **self_p);
 /* Index of the node named `name`, or -1. */
 long fmx_feed_node_index(const fmx_feed_t *self, const char *name);
+
+/* The declaration of param `name`, or NULL when the feed does not declare it. Borrowed. */
+const fmx_param_decl_t *fmx_feed_param(const fmx_feed_t *feed, const char *name);
+/* 0 when the value fits (type; an int is accepted for float; bounds), else -1 with err saying why,
+ * e.g. "ranker_model must be a string, got int", "limit 500 is above the maximum 200". */
+int fmx_param_check(const fmx_param_decl_t *decl, const fmx_scalar_t *value, char err[FMX_ERR_LEN]);
+/* The name of a declared type as written in YAML: bool, int, float, string ("any" for untyped). */
+const char *fmx_param_type_name(fmx_value_kind_t type);
 
 /* Every *.yaml in a directory, with cross-feed checks (unique feed names, known `subfeed` and
  * `on_failure` targets, no sub-feed recursion). */

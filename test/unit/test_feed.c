@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,23 @@ static const bad_case_t bad_cases[] = {
     {"int_range.yaml", "3:51", "integer 99999999999999999999 is out of range"},
     {"bad_budget.yaml", "3:57", "node 'src': budget_ms must be a positive integer"},
     {"bad_required.yaml", "3:56", "node 'src': required must be true or false"},
+    /* typed feed params */
+    {"params_not_map.yaml", "2:9", "params must be a map of defaults"},
+    {"param_map_no_default.yaml", "2:18",
+     "param 'limit': param values are scalars; use { default: ..., type: ... } to declare one"},
+    {"param_list.yaml", "3:9", "param 'tags': param values are scalars"},
+    {"param_default_not_scalar.yaml", "3:21", "param 'limit': param values are scalars"},
+    {"param_unknown_key.yaml", "3:25",
+     "param 'limit': unknown key 'maximum' (allowed: default, type, min, max, overridable, doc)"},
+    {"param_bad_type.yaml", "3:31", "param 'limit': unknown type 'integer' (allowed: bool, int, float, string)"},
+    {"param_bound_on_string.yaml", "3:32", "param 'model': max is only allowed for int and float params, not string"},
+    {"param_bound_not_number.yaml", "3:30", "param 'limit': min must be a number"},
+    {"param_min_above_max.yaml", "3:39", "param 'limit': max 10 is below min 50"},
+    {"param_bad_overridable.yaml", "3:38", "param 'limit': overridable must be true or false"},
+    {"param_default_type.yaml", "3:21", "param 'limit': bad default: limit must be an int, got string"},
+    {"param_default_range.yaml", "4:14", "param 'limit': bad default: limit 500 is above the maximum 200"},
+    {"param_null_typed.yaml", "3:21", "param 'model': bad default: model must be a string, got null"},
+    {"param_bad_doc.yaml", "3:29", "doc must be a scalar"},
 };
 
 static void test_bad_files(void **state) {
@@ -322,6 +340,165 @@ static void test_long_path(void **state) {
     assert_null(fmx_feed_load(path, err));
     assert_int_equal(strlen(err), FMX_ERR_LEN - 1);
     assert_int_equal(err[FMX_ERR_LEN], 'Z');
+}
+
+/* ---- typed params ---- */
+
+static const fmx_param_decl_t *decl(const fmx_feed_t *f, const char *name) {
+    const fmx_param_decl_t *d = fmx_feed_param(f, name);
+    if (!d) fail_msg("no declaration for '%s'", name);
+    assert_string_equal(d->name, name);
+    return d;
+}
+
+static void test_typed_params(void **state) {
+    (void)state;
+    char path[512], err[FMX_ERR_LEN] = "";
+    fixture(path, sizeof path, "typed/typed.yaml");
+    fmx_feed_t *f = fmx_feed_load(path, err);
+    if (!f) fail_msg("%s", err);
+    const char *order[] = {"short_int", "short_str", "limit",    "ratio", "inferred",
+                           "flag",      "model",     "anything", "quoted"};
+    assert_int_equal(f->n_param_decls, FMX_ARRAY_LEN(order));
+    assert_int_equal(f->params->u.map.n, FMX_ARRAY_LEN(order));
+    for (size_t i = 0; i < FMX_ARRAY_LEN(order); i++) {
+        assert_string_equal(f->param_decls[i].name, order[i]);
+        assert_string_equal(f->params->u.map.keys[i], order[i]); /* params stays the map of defaults */
+    }
+
+    const fmx_param_decl_t *d = decl(f, "short_int");
+    assert_int_equal(d->type, FMX_VAL_INT);
+    assert_false(d->has_min || d->has_max || d->overridable);
+    assert_int_equal(d->line, 4);
+    assert_int_equal(d->col, 3);
+    assert_int_equal(fmx_value_map_get(f->params, "short_int")->u.i, 7);
+    assert_int_equal(decl(f, "short_str")->type, FMX_VAL_STR);
+
+    d = decl(f, "limit");
+    assert_int_equal(d->type, FMX_VAL_INT);
+    assert_true(d->has_min && d->has_max && d->overridable);
+    assert_true(d->min == 1 && d->max == 200);
+    assert_int_equal(d->line, 6);
+    const fmx_value_t *limit = fmx_value_map_get(f->params, "limit");
+    assert_int_equal(limit->kind, FMX_VAL_INT);
+    assert_int_equal(limit->u.i, 40);
+    assert_int_equal(limit->line, 6); /* the default's own position */
+    assert_int_equal(limit->col, 21);
+
+    d = decl(f, "ratio"); /* an int default of a float param is stored as a float */
+    assert_int_equal(d->type, FMX_VAL_FLOAT);
+    assert_true(d->min == 0 && d->max == 2.5);
+    assert_int_equal(fmx_value_map_get(f->params, "ratio")->kind, FMX_VAL_FLOAT);
+    assert_true(fmx_value_map_get(f->params, "ratio")->u.f == 1.0);
+
+    d = decl(f, "inferred");
+    assert_int_equal(d->type, FMX_VAL_FLOAT);
+    assert_false(d->has_min);
+    assert_true(d->has_max && d->max == 1);
+
+    d = decl(f, "flag");
+    assert_int_equal(d->type, FMX_VAL_BOOL);
+    assert_false(d->overridable);
+    assert_true(fmx_value_map_get(f->params, "flag")->u.b);
+
+    d = decl(f, "model");
+    assert_int_equal(d->type, FMX_VAL_STR);
+    assert_true(d->overridable);
+    assert_string_equal(fmx_value_map_get(f->params, "model")->u.s.ptr, "linear_v1");
+
+    assert_int_equal(decl(f, "anything")->type, FMX_VAL_NULL); /* a null default: untyped */
+    assert_int_equal(fmx_value_map_get(f->params, "anything")->kind, FMX_VAL_NULL);
+    assert_int_equal(decl(f, "quoted")->type, FMX_VAL_STR);
+    assert_string_equal(fmx_value_map_get(f->params, "quoted")->u.s.ptr, "2024");
+
+    assert_null(fmx_feed_param(f, "nope"));
+    assert_null(fmx_feed_param(NULL, "limit"));
+    fmx_feed_destroy(&f);
+}
+
+static fmx_scalar_t s_int(int64_t i) {
+    return (fmx_scalar_t){.kind = FMX_SCALAR_INT, .u.i = i};
+}
+
+static fmx_scalar_t s_float(double x) {
+    return (fmx_scalar_t){.kind = FMX_SCALAR_FLOAT, .u.f = x};
+}
+
+static fmx_scalar_t s_str(const char *s) {
+    return (fmx_scalar_t){.kind = FMX_SCALAR_STR, .u.s = {s, strlen(s)}};
+}
+
+static fmx_scalar_t s_bool(bool b) {
+    return (fmx_scalar_t){.kind = FMX_SCALAR_BOOL, .u.b = b};
+}
+
+static void test_param_check(void **state) {
+    (void)state;
+    char err[FMX_ERR_LEN];
+    fmx_param_decl_t limit = {"limit", FMX_VAL_INT, true, true, 1, 200, true, 1, 1};
+    fmx_scalar_t v = s_int(1);
+    assert_int_equal(fmx_param_check(&limit, &v, err), 0);
+    v = s_int(200);
+    assert_int_equal(fmx_param_check(&limit, &v, err), 0);
+    v = s_int(500);
+    assert_int_equal(fmx_param_check(&limit, &v, err), -1);
+    assert_string_equal(err, "limit 500 is above the maximum 200");
+    v = s_int(0);
+    assert_int_equal(fmx_param_check(&limit, &v, err), -1);
+    assert_string_equal(err, "limit 0 is below the minimum 1");
+    v = s_float(5.0); /* a float is not an int */
+    assert_int_equal(fmx_param_check(&limit, &v, err), -1);
+    assert_string_equal(err, "limit must be an int, got float");
+
+    fmx_param_decl_t model = {"ranker_model", FMX_VAL_STR, false, false, 0, 0, false, 1, 1};
+    v = s_int(2);
+    assert_int_equal(fmx_param_check(&model, &v, err), -1);
+    assert_string_equal(err, "ranker_model must be a string, got int");
+    v = s_str("linear_v2");
+    assert_int_equal(fmx_param_check(&model, &v, err), 0);
+    v = (fmx_scalar_t){.kind = FMX_SCALAR_NULL};
+    assert_int_equal(fmx_param_check(&model, &v, err), -1);
+    assert_string_equal(err, "ranker_model must be a string, got null");
+
+    fmx_param_decl_t ratio = {"ratio", FMX_VAL_FLOAT, true, true, 0, 2.5, false, 1, 1};
+    v = s_int(2); /* an int is accepted for a float */
+    assert_int_equal(fmx_param_check(&ratio, &v, err), 0);
+    v = s_float(2.5);
+    assert_int_equal(fmx_param_check(&ratio, &v, err), 0);
+    v = s_float(2.75);
+    assert_int_equal(fmx_param_check(&ratio, &v, err), -1);
+    assert_string_equal(err, "ratio 2.75 is above the maximum 2.5");
+    v = s_int(3);
+    assert_int_equal(fmx_param_check(&ratio, &v, err), -1);
+    assert_string_equal(err, "ratio 3 is above the maximum 2.5");
+    v = s_float(-0.5);
+    assert_int_equal(fmx_param_check(&ratio, &v, err), -1);
+    assert_string_equal(err, "ratio -0.5 is below the minimum 0");
+    v = s_float(NAN);
+    assert_int_equal(fmx_param_check(&ratio, &v, err), -1);
+    assert_string_equal(err, "ratio must be a finite number");
+    v = s_str("1.5");
+    assert_int_equal(fmx_param_check(&ratio, &v, err), -1);
+    assert_string_equal(err, "ratio must be a float, got string");
+
+    fmx_param_decl_t flag = {"flag", FMX_VAL_BOOL, false, false, 0, 0, false, 1, 1};
+    v = s_bool(false);
+    assert_int_equal(fmx_param_check(&flag, &v, err), 0);
+    v = s_int(1);
+    assert_int_equal(fmx_param_check(&flag, &v, err), -1);
+    assert_string_equal(err, "flag must be a bool, got int");
+
+    fmx_param_decl_t any = {"note", FMX_VAL_NULL, false, false, 0, 0, false, 1, 1};
+    v = s_str("x");
+    assert_int_equal(fmx_param_check(&any, &v, err), 0);
+    v = s_int(-4);
+    assert_int_equal(fmx_param_check(&any, &v, err), 0);
+
+    fmx_param_decl_t unbounded = {"n", FMX_VAL_INT, false, false, 0, 0, false, 1, 1};
+    v = s_int(INT64_MIN);
+    assert_int_equal(fmx_param_check(&unbounded, &v, err), 0);
+    assert_string_equal(fmx_param_type_name(FMX_VAL_STR), "string");
+    assert_string_equal(fmx_param_type_name(FMX_VAL_NULL), "any");
 }
 
 /* ---- feed sets ---- */
@@ -426,6 +603,8 @@ int main(void) {
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_io_errors),
         cmocka_unit_test(test_long_path),
+        cmocka_unit_test(test_typed_params),
+        cmocka_unit_test(test_param_check),
         cmocka_unit_test(test_feedset_good),
         cmocka_unit_test(test_feedset_errors),
         cmocka_unit_test(test_feedset_edges),
