@@ -14,7 +14,7 @@ static void s_kv(msgpack_packer *pk, const char *key, uint64_t v) {
 }
 
 static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, 6);
     fmx_mp_pack_cstr(pk, "status");
     fmx_mp_pack_cstr(pk, "ok");
     s_kv(pk, "uptime_ms", (fmx_clock_now_us() - b->started_us) / 1000u);
@@ -32,7 +32,7 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     }
     const fmx_counters_t *c = &b->counters;
     fmx_mp_pack_cstr(pk, "counters");
-    msgpack_pack_map(pk, 16);
+    msgpack_pack_map(pk, 18);
     s_kv(pk, "requests", c->requests);
     s_kv(pk, "ok", c->ok);
     s_kv(pk, "degraded", c->degraded);
@@ -49,10 +49,20 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     s_kv(pk, "replicas_expired", c->replicas_expired);
     s_kv(pk, "reloads_ok", c->reloads_ok);
     s_kv(pk, "reloads_failed", c->reloads_failed);
+    s_kv(pk, "plan_cache_hits", c->plan_cache_hits);
+    s_kv(pk, "plan_cache_misses", c->plan_cache_misses);
     fmx_mp_pack_cstr(pk, "feeds");
-    size_t n_feeds = fmx_feedset_count(b->feeds->set);
+    const fmx_feedset_t *feeds = fmx_config_feeds(b->cfg);
+    size_t n_feeds = fmx_feedset_count(feeds);
     msgpack_pack_array(pk, n_feeds);
-    for (size_t i = 0; i < n_feeds; i++) fmx_mp_pack_cstr(pk, fmx_feedset_at(b->feeds->set, i)->name);
+    for (size_t i = 0; i < n_feeds; i++) fmx_mp_pack_cstr(pk, fmx_feedset_at(feeds, i)->name);
+    fmx_mp_pack_cstr(pk, "config");
+    msgpack_pack_map(pk, 4);
+    s_kv(pk, "generation", fmx_config_generation(b->cfg));
+    s_kv(pk, "params_rules", b->cfg && fmx_config_params(b->cfg) ? fmx_params_rule_count(fmx_config_params(b->cfg)) : 0);
+    s_kv(pk, "experiments",
+         fmx_config_experiments(b->cfg) ? fmx_experiments_count(fmx_config_experiments(b->cfg)) : 0);
+    s_kv(pk, "plan_cache_entries", fmx_config_plan_cache_stats(b->cfg).entries);
 }
 
 typedef struct {

@@ -27,41 +27,24 @@
 
 /* --- feeds ------------------------------------------------------------------------------------- */
 
-static fmx_feeds_ref_t *s_feeds_load(const char *dir, char *errs, size_t cap) {
-    fmx_feedset_t *set = fmx_feedset_load_dir(dir, errs, cap);
-    if (!set) return NULL;
-    fmx_feeds_ref_t *ref = calloc(1, sizeof *ref);
-    if (!ref) {
-        fmx_feedset_destroy(&set);
-        snprintf(errs, cap, "out of memory");
-        return NULL;
-    }
-    ref->set = set;
-    ref->refs = 1;
-    return ref;
-}
-
-void fmx_feeds_unref(fmx_feeds_ref_t **ref_p) {
-    if (!ref_p || !*ref_p) return;
-    fmx_feeds_ref_t *ref = *ref_p;
-    *ref_p = NULL;
-    if (--ref->refs > 0) return;
-    fmx_feedset_destroy(&ref->set);
-    free(ref);
+static fmx_config_t *s_config_load(const fmx_cluster_t *c, char *errs, size_t cap) {
+    fmx_config_paths_t paths = {c->feeds_dir, c->params_path, c->experiments_path};
+    return fmx_config_load(&paths, errs, cap);
 }
 
 int fmx_broker_reload(fmx_broker_t *b, char *errs, size_t cap) {
-    fmx_feeds_ref_t *next = s_feeds_load(b->config.feeds_dir, errs, cap);
+    fmx_config_t *next = s_config_load(&b->config, errs, cap);
     if (!next) {
         b->counters.reloads_failed++;
-        fmx_log_error("reload failed, still serving the previous feeds:\n%s", errs);
+        fmx_log_error("reload failed, still serving the previous configuration:\n%s", errs);
         return -1;
     }
-    /* Requests in flight keep their reference to the old set and finish on it. */
-    fmx_feeds_unref(&b->feeds);
-    b->feeds = next;
+    /* Requests in flight keep their reference to the old snapshot and finish on it. */
+    fmx_config_unref(&b->cfg);
+    b->cfg = next;
     b->counters.reloads_ok++;
-    fmx_log_info("reloaded %zu feeds from %s", fmx_feedset_count(next->set), b->config.feeds_dir);
+    fmx_log_info("reloaded %zu feeds from %s (generation %llu)", fmx_feedset_count(fmx_config_feeds(next)),
+                 b->config.feeds_dir, (unsigned long long)fmx_config_generation(next));
     return 0;
 }
 
@@ -113,7 +96,9 @@ int fmx_broker_send_task(fmx_broker_t *b, fmx_replica_t *replica, fmx_run_t *run
     }
     if (s_send_header(b, replica, &header, 1) != 0) return -1;
     /* Once the identity frame is accepted the rest of the multipart message goes out whole. */
-    fmx_frame_send_bytes(b->backend, pn->params, pn->params_len, ZMQ_SNDMORE);
+    fmx_str_t params = run->bound && run->bound[node_index].ptr ? run->bound[node_index]
+                                                                  : (fmx_str_t){pn->params, pn->params_len};
+    fmx_frame_send_bytes(b->backend, params.ptr, params.len, ZMQ_SNDMORE);
     fmx_frame_send_copy(b->backend, &run->context, pn->n_inputs ? ZMQ_SNDMORE : 0);
     for (size_t k = 0; k < pn->n_inputs; k++)
         fmx_frame_send_copy(b->backend, &run->nodes[pn->inputs[k]].result, k + 1 < pn->n_inputs ? ZMQ_SNDMORE : 0);
@@ -203,10 +188,14 @@ void fmx_run_release(fmx_broker_t *b, fmx_run_t *run) {
         free(run->nodes);
     }
     zmq_msg_close(&run->context);
-    fmx_plan_destroy(&run->plan);
+    if (run->plan) fmx_config_bound_free(run->plan, &run->bound);
+    if (run->plan_owned) {
+        fmx_plan_t *owned = (fmx_plan_t *)run->plan;
+        fmx_plan_destroy(&owned);
+    }
     fmx_request_fini(&run->req);
     zmq_msg_close(&run->frame);
-    fmx_feeds_unref(&run->feeds);
+    fmx_config_unref(&run->config);
     uint32_t slot = run->slot, gen = run->gen + 1;
     memset(run, 0, sizeof *run);
     run->slot = slot;
@@ -276,8 +265,7 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
     else
         s_new_id(b, run->request_id, sizeof run->request_id, "req-");
     s_new_id(b, run->ranking_id, sizeof run->ranking_id, "rk-");
-    run->feeds = b->feeds;
-    run->feeds->refs++;
+    run->config = fmx_config_ref(b->cfg);
     fmx_error_code_t code = FMX_CODE_INTERNAL;
     if (fmx_exec_start(b, run, err, &code) != 0) {
         if (code == FMX_CODE_BAD_REQUEST || code == FMX_CODE_UNKNOWN_FEED)
@@ -404,9 +392,9 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
     b->config = *config;
     msgpack_zone_init(&b->zone, 4096);
     char errs[4096];
-    b->feeds = s_feeds_load(config->feeds_dir, errs, sizeof errs);
-    if (!b->feeds) {
-        fmx_err(err, "cannot load feeds from %s:\n%s", config->feeds_dir, errs);
+    b->cfg = s_config_load(config, errs, sizeof errs);
+    if (!b->cfg) {
+        fmx_err(err, "cannot load the configuration:\n%s", errs);
         goto fail;
     }
     b->timers = fmx_timers_new();
@@ -479,7 +467,7 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     fmx_registry_destroy(&b->registry);
     fmx_sched_destroy(&b->sched);
     fmx_timers_destroy(&b->timers);
-    fmx_feeds_unref(&b->feeds);
+    fmx_config_unref(&b->cfg);
     msgpack_zone_destroy(&b->zone);
     free(b->runs);
     free(b->free_slots);

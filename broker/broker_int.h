@@ -10,6 +10,7 @@
 
 #include "broker/broker.h"
 #include "broker/cluster.h"
+#include "broker/config.h"
 #include "broker/context.h"
 #include "broker/feed.h"
 #include "broker/plan.h"
@@ -26,12 +27,6 @@
 #define FMX_TASK_GEN(id) ((uint32_t)(((id) >> 28) & 0xfffffu))
 #define FMX_TASK_SLOT(id) ((uint32_t)(((id) >> 12) & 0xffffu))
 #define FMX_TASK_NODE(id) ((uint32_t)((id)&0xfffu))
-
-/* A loaded feed set shared by the requests that started on it; freed with its last user. */
-typedef struct {
-    fmx_feedset_t *set;
-    unsigned refs;
-} fmx_feeds_ref_t;
 
 typedef enum { FMX_NODE_WAITING = 0, FMX_NODE_QUEUED, FMX_NODE_RUNNING, FMX_NODE_DONE } fmx_node_state_t;
 
@@ -58,8 +53,11 @@ typedef struct {
     fmx_req_context_t ctx;   /* what templates and conditions read from the request */
     char request_id[FMX_ID_MAX + 1];
     char ranking_id[40];
-    fmx_feeds_ref_t *feeds;
-    fmx_plan_t *plan;
+    fmx_config_t *config;    /* the snapshot this request started on (a reference) */
+    fmx_resolution_t res;    /* its parameters and experiment assignments */
+    const fmx_plan_t *plan;  /* cached in config, or owned by the run when plan_owned */
+    bool plan_owned;
+    fmx_str_t *bound;        /* per node: params bound to this request, or NULL entries */
     fmx_node_run_t *nodes;
     zmq_msg_t context;       /* packed once, shared by every task of the request */
     uint64_t start_us, deadline_us;
@@ -72,6 +70,7 @@ typedef struct {
     uint64_t requests, ok, degraded, errors, bad_requests, events;
     uint64_t tasks_dispatched, results, late_results, redispatches, fallbacks, queue_dropped;
     uint64_t replicas_registered, replicas_expired, reloads_ok, reloads_failed;
+    uint64_t plan_cache_hits, plan_cache_misses;
 } fmx_counters_t;
 
 struct fmx_broker {
@@ -81,7 +80,7 @@ struct fmx_broker {
     fmx_timers_t *timers;
     fmx_registry_t *registry;
     fmx_sched_t *sched;
-    fmx_feeds_ref_t *feeds;
+    fmx_config_t *cfg;        /* the current snapshot; in-flight requests may hold older ones */
     fmx_run_t *runs;          /* config.max_requests slots */
     uint32_t *free_slots;
     size_t n_free;
@@ -108,8 +107,8 @@ int fmx_broker_send_task(fmx_broker_t *b, fmx_replica_t *replica, fmx_run_t *run
                          uint64_t budget_us);
 void fmx_broker_remove_replica(fmx_broker_t *b, fmx_replica_t *replica, const char *why);
 void fmx_run_release(fmx_broker_t *b, fmx_run_t *run);
-void fmx_feeds_unref(fmx_feeds_ref_t **ref_p);
-/* Loads the feeds directory again; on any error keeps the current set and explains in errs. */
+/* Loads feeds, params and experiments again; on any error keeps the current snapshot serving and
+ * explains in errs. */
 int fmx_broker_reload(fmx_broker_t *b, char *errs, size_t cap);
 
 /* admin.c */

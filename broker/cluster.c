@@ -12,6 +12,8 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     snprintf(c->backend, sizeof c->backend, "tcp://127.0.0.1:7401");
     snprintf(c->admin, sizeof c->admin, "tcp://127.0.0.1:7402");
     snprintf(c->feeds_dir, sizeof c->feeds_dir, "configs/feeds");
+    snprintf(c->params_path, sizeof c->params_path, "configs/params.yaml");
+    snprintf(c->experiments_path, sizeof c->experiments_path, "configs/experiments.yaml");
     snprintf(c->store_path, sizeof c->store_path, "var/store");
     c->heartbeat_ms = 1000;
     c->liveness = 3;
@@ -67,6 +69,10 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_str(x, v, c->admin, sizeof c->admin, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "feeds") == 0) {
             rc = s_str(x, v, c->feeds_dir, sizeof c->feeds_dir, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "params") == 0) {
+            rc = s_str(x, v, c->params_path, sizeof c->params_path, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "experiments") == 0) {
+            rc = s_str(x, v, c->experiments_path, sizeof c->experiments_path, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "heartbeat_ms") == 0) {
             rc = s_uint(x, v, 1, 60000, &c->heartbeat_ms, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "liveness") == 0) {

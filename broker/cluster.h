@@ -1,7 +1,7 @@
 /* cluster.h - configs/cluster.yaml: endpoints, broker limits, and the actors `up` starts.
  *
  *   broker:  { frontend: EP, backend: EP, admin: EP, heartbeat_ms: N, liveness: N,
- *              max_requests: N, queue_per_type: N, feeds: DIR }
+ *              max_requests: N, queue_per_type: N, feeds: DIR, params: FILE, experiments: FILE }
  *   store:   { path: DIR }
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
@@ -20,6 +20,8 @@
 typedef struct {
     char frontend[FMX_ENDPOINT_MAX], backend[FMX_ENDPOINT_MAX], admin[FMX_ENDPOINT_MAX];
     char feeds_dir[FMX_PATH_MAX];
+    char params_path[FMX_PATH_MAX];      /* a missing file means no overrides */
+    char experiments_path[FMX_PATH_MAX]; /* a missing file means no experiments */
     char store_path[FMX_PATH_MAX];
     uint32_t heartbeat_ms;   /* 1..60000 */
     uint32_t liveness;       /* heartbeats missed before a peer is dead, 1..100 */

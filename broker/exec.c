@@ -37,25 +37,12 @@ static uint64_t s_task_id(const fmx_broker_t *b, const fmx_run_t *run, size_t i)
 
 /* --- request-time variables ------------------------------------------------------------------ */
 
-static int s_lookup_overrides(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
-    const fmx_run_t *run = arg;
-    if (len == 5 && memcmp(name, "limit", 5) == 0 && run->req.limit > 0) {
-        out->kind = FMX_SCALAR_INT;
-        out->u.i = run->req.limit;
-        return 0;
-    }
-    return -1;
-}
-
-/* A parameter as the plan saw it: request override, then the feed's default. */
-static int s_lookup_param(const fmx_run_t *run, const char *name, fmx_scalar_t *out) {
-    if (s_lookup_overrides((void *)run, name, strlen(name), out) == 0) return 0;
-    const fmx_value_t *v = fmx_value_map_get(run->plan->feed->params, name);
-    return v && fmx_value_to_scalar(v, out) == 0 ? 0 : -1;
-}
-
-static int s_lookup_context(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
-    return fmx_req_context_lookup(&((fmx_run_t *)arg)->ctx, name, len, out);
+/* Keys the broker sets itself in the context actors see; same-named client keys are dropped. */
+static bool s_reserved_context_key(const msgpack_object *k) {
+    static const char *const reserved[] = {"user_id", "request_id", "ranking_id", "feed", "experiments"};
+    for (size_t i = 0; i < FMX_ARRAY_LEN(reserved); i++)
+        if (fmx_mp_str_eq(k, reserved[i])) return true;
+    return false;
 }
 
 static int s_pack_context(fmx_run_t *run) {
@@ -69,12 +56,16 @@ static int s_pack_context(fmx_run_t *run) {
         for (uint32_t i = 0; i < ctx->via.map.size; i++) {
             const msgpack_object *k = &ctx->via.map.ptr[i].key;
             /* The broker's own facts win over same-named client keys. */
-            if (!fmx_mp_str_eq(k, "user_id") && !fmx_mp_str_eq(k, "request_id") && !fmx_mp_str_eq(k, "ranking_id") &&
-                !fmx_mp_str_eq(k, "feed"))
-                extra++;
+            if (!s_reserved_context_key(k)) extra++;
         }
     }
-    msgpack_pack_map(&pk, 4 + extra);
+    msgpack_pack_map(&pk, 5 + extra);
+    fmx_mp_pack_cstr(&pk, "experiments"); /* so actors (layout's tokens) can attribute to variants */
+    msgpack_pack_map(&pk, run->res.n_experiments);
+    for (size_t e = 0; e < run->res.n_experiments; e++) {
+        fmx_mp_pack_cstr(&pk, run->res.experiments[e].experiment);
+        fmx_mp_pack_cstr(&pk, run->res.experiments[e].variant);
+    }
     fmx_mp_pack_cstr(&pk, "user_id");
     fmx_mp_pack_strn(&pk, run->req.user_id.ptr, run->req.user_id.len);
     fmx_mp_pack_cstr(&pk, "request_id");
@@ -85,9 +76,7 @@ static int s_pack_context(fmx_run_t *run) {
     fmx_mp_pack_strn(&pk, run->req.feed.ptr, run->req.feed.len);
     for (uint32_t i = 0; ctx && i < ctx->via.map.size; i++) {
         const msgpack_object *k = &ctx->via.map.ptr[i].key;
-        if (fmx_mp_str_eq(k, "user_id") || fmx_mp_str_eq(k, "request_id") || fmx_mp_str_eq(k, "ranking_id") ||
-            fmx_mp_str_eq(k, "feed"))
-            continue;
+        if (s_reserved_context_key(k)) continue;
         msgpack_pack_object(&pk, *k);
         msgpack_pack_object(&pk, ctx->via.map.ptr[i].val);
     }
@@ -373,7 +362,7 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
      * node that applies it fell back (a passthrough layout would otherwise serve everything). */
     int64_t limit = run->req.limit;
     fmx_scalar_t v;
-    if (limit <= 0 && s_lookup_param(run, "limit", &v) == 0 && v.kind == FMX_SCALAR_INT) limit = v.u.i;
+    if (limit <= 0 && fmx_resolution_lookup(&run->res, "limit", 5, &v) == 0 && v.kind == FMX_SCALAR_INT) limit = v.u.i;
     if (limit > 0 && fmx_mp_read_array_header(items, items_len, &off, &count) == 0 && count > (uint64_t)limit) {
         /* Truncate by slicing whole elements; nothing is decoded. */
         size_t end = off;
@@ -410,6 +399,11 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
             t->end_us = n->done_us > run->start_us ? n->done_us - run->start_us : 0;
         }
     }
+    fmx_str_t exp_names[FMX_MAX_EXPERIMENTS], exp_variants[FMX_MAX_EXPERIMENTS];
+    for (size_t e = 0; e < run->res.n_experiments; e++) {
+        exp_names[e] = (fmx_str_t){run->res.experiments[e].experiment, strlen(run->res.experiments[e].experiment)};
+        exp_variants[e] = (fmx_str_t){run->res.experiments[e].variant, strlen(run->res.experiments[e].variant)};
+    }
     fmx_reply_t reply = {
         .status = n_fallbacks ? "degraded" : "ok",
         .request_id = {run->request_id, strlen(run->request_id)},
@@ -417,6 +411,9 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
         .feed = run->req.feed,
         .items = items,
         .items_len = items_len,
+        .experiment_names = exp_names,
+        .experiment_variants = exp_variants,
+        .n_experiments = run->res.n_experiments,
         .fallbacks = fallbacks,
         .n_fallbacks = n_fallbacks,
         .trace = trace,
@@ -448,19 +445,26 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
 /* --- start ------------------------------------------------------------------------------------- */
 
 int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_error_code_t *code) {
-    const fmx_feed_t *feed = fmx_feedset_find(run->feeds->set, run->req.feed.ptr, run->req.feed.len);
-    if (!feed) {
-        *code = FMX_CODE_UNKNOWN_FEED;
-        return fmx_err(err, "unknown feed '%.*s'", (int)run->req.feed.len, run->req.feed.ptr);
-    }
     fmx_req_context_init(&run->ctx, run->req.user_id, (fmx_str_t){run->request_id, strlen(run->request_id)},
                          run->req.feed, run->req.context, (int64_t)time(NULL));
-    fmx_plan_env_t env = {s_lookup_overrides, s_lookup_context, run};
-    run->plan = fmx_plan_build(run->feeds->set, feed, &env, err);
+    if (fmx_config_resolve(run->config, run->req.feed, run->req.user_id, run->req.params, fmx_req_context_lookup,
+                           &run->ctx, &run->res, code, err) != 0)
+        return -1;
+    /* The request's `limit` (a protocol field) sets the feed's `limit` parameter when it has one. */
+    if (run->req.limit > 0 && fmx_value_map_get(run->res.feed->params, "limit")) {
+        fmx_scalar_t limit = {.kind = FMX_SCALAR_INT, .u.i = run->req.limit};
+        fmx_resolution_set(&run->res, FMX_STR_LIT("limit"), &limit);
+    }
+    bool hit;
+    run->plan = fmx_config_plan(run->config, &run->res, &run->plan_owned, &hit, &run->bound, err);
     if (!run->plan) {
         *code = FMX_CODE_BAD_REQUEST;
         return -1;
     }
+    if (hit)
+        b->counters.plan_cache_hits++;
+    else
+        b->counters.plan_cache_misses++;
     run->nodes = calloc(run->plan->n_nodes, sizeof *run->nodes);
     if (!run->nodes || s_pack_context(run) != 0) {
         *code = FMX_CODE_INTERNAL;

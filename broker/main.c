@@ -23,11 +23,12 @@ static void s_on_signal(int sig) {
 
 static void s_usage(FILE *out) {
     fprintf(out,
-            "usage: feedmix-broker [--config FILE] [--feeds DIR] [--frontend EP] [--backend EP] [--admin EP]\n"
+            "usage: feedmix-broker [--config FILE] [--feeds DIR] [--params FILE] [--experiments FILE]\n"
+            "                      [--frontend EP] [--backend EP] [--admin EP]\n"
             "                      [--heartbeat-ms N] [--max-requests N] [--log-level LEVEL] [--pidfile FILE]\n"
             "                      [--print-actors]\n"
             "Serves feeds: clients on --frontend (REQ), actors on --backend (DEALER), admin on --admin.\n"
-            "Flags override configs/cluster.yaml. SIGHUP reloads the feeds; SIGTERM stops.\n");
+            "Flags override configs/cluster.yaml. SIGHUP reloads feeds, params and experiments; SIGTERM stops.\n");
 }
 
 static int s_copy(char *dst, size_t cap, const char *src, const char *what) {
@@ -46,14 +47,15 @@ static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const 
 }
 
 int main(int argc, char **argv) {
-    enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT };
+    enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT, O_PARAMS, O_EXPERIMENTS };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},     {"feeds", required_argument, NULL, O_FEEDS},
         {"frontend", required_argument, NULL, O_FRONTEND}, {"backend", required_argument, NULL, O_BACKEND},
         {"admin", required_argument, NULL, O_ADMIN},       {"heartbeat-ms", required_argument, NULL, O_HB},
         {"max-requests", required_argument, NULL, O_MAXREQ}, {"log-level", required_argument, NULL, O_LOG},
         {"pidfile", required_argument, NULL, O_PID},       {"help", no_argument, NULL, 'h'},
-        {"print-actors", no_argument, NULL, O_PRINT},
+        {"print-actors", no_argument, NULL, O_PRINT},     {"params", required_argument, NULL, O_PARAMS},
+        {"experiments", required_argument, NULL, O_EXPERIMENTS},
         {NULL, 0, NULL, 0},
     };
     fmx_cluster_t config;
@@ -76,6 +78,10 @@ int main(int argc, char **argv) {
         switch (c) {
         case O_CONFIG: break;
         case O_FEEDS: rc = s_copy(config.feeds_dir, sizeof config.feeds_dir, optarg, "--feeds"); break;
+        case O_PARAMS: rc = s_copy(config.params_path, sizeof config.params_path, optarg, "--params"); break;
+        case O_EXPERIMENTS:
+            rc = s_copy(config.experiments_path, sizeof config.experiments_path, optarg, "--experiments");
+            break;
         case O_FRONTEND: rc = s_copy(config.frontend, sizeof config.frontend, optarg, "--frontend"); break;
         case O_BACKEND: rc = s_copy(config.backend, sizeof config.backend, optarg, "--backend"); break;
         case O_ADMIN: rc = s_copy(config.admin, sizeof config.admin, optarg, "--admin"); break;

@@ -7,18 +7,39 @@
  *
  * Drops undersized carousels first, then truncates to `limit`, then numbers what is left:
  * `position` 0..n-1 on top-level items and, inside every carousel, 0.. on its children (and so on
- * for deeper sub-feeds). Every item and child gets a `token`; in Core it is the plain string
- * "v1.<ranking_id>.<position>", children "v1.<ranking_id>.<pos>.<childpos>" (issue
- * "Observability" replaces it with a signed token). Children are copied into the zone, never
+ * for deeper sub-feeds). Every item and child gets a `token`; for now it is the plain string
+ * "v1.<ranking_id>.<variants>.<position>", children "...<pos>.<childpos>", where <variants> is
+ * "exp=variant+exp2=variant2" from the context's `experiments` map, or "-" when the viewer is in
+ * none (issue "Observability" replaces it with a signed token). Children are copied into the zone, never
  * modified in place: inputs are borrowed. */
 #include <stdio.h>
 #include <string.h>
 
 #include "actors/nodes/nodes.h"
+#include "schemas/mpobj.h"
 
-/* Longest token prefix we build: "v1." + ranking id + FMX_ENTITY_MAX_DEPTH positions. */
+/* Longest token we build: "v1." + ranking id + "." + variants + FMX_ENTITY_MAX_DEPTH positions. */
 #define S_MAX_RANKING_ID 128
-#define S_TOKEN_MAX      (3 + S_MAX_RANKING_ID + (FMX_ENTITY_MAX_DEPTH + 1) * 21 + 1)
+#define S_MAX_VARIANTS   256
+#define S_PREFIX_MAX     (3 + S_MAX_RANKING_ID + 1 + S_MAX_VARIANTS + 1)
+#define S_TOKEN_MAX      (S_PREFIX_MAX + (FMX_ENTITY_MAX_DEPTH + 1) * 21 + 1)
+
+/* "exp=variant+exp2=variant2" from context.experiments, "-" when empty. -1 when too long. */
+static int s_variants(const msgpack_object *context, char *buf, size_t cap) {
+    const msgpack_object *exps = fmx_mp_map_get(context, "experiments");
+    size_t n = 0;
+    buf[0] = '\0';
+    for (uint32_t i = 0; exps && exps->type == MSGPACK_OBJECT_MAP && i < exps->via.map.size; i++) {
+        const msgpack_object *k = &exps->via.map.ptr[i].key, *v = &exps->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR || v->type != MSGPACK_OBJECT_STR) continue;
+        int w = snprintf(buf + n, cap - n, "%s%.*s=%.*s", n ? "+" : "", (int)k->via.str.size, k->via.str.ptr,
+                         (int)v->via.str.size, v->via.str.ptr);
+        if (w < 0 || (size_t)w >= cap - n) return -1;
+        n += (size_t)w;
+    }
+    if (n == 0) snprintf(buf, cap, "-");
+    return 0;
+}
 
 static int s_set_token(fmx_entity_t *e, const char *prefix, size_t prefix_len, int64_t pos, msgpack_zone *zone,
                        char *buf) {
@@ -58,9 +79,12 @@ static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]
     if (task->ranking_id.len > S_MAX_RANKING_ID)
         return fmx_err(err, "ranking id longer than %d bytes", S_MAX_RANKING_ID);
 
-    char prefix[3 + S_MAX_RANKING_ID + 1];
-    int plen = snprintf(prefix, sizeof(prefix), "v1.%.*s", (int)task->ranking_id.len,
-                        task->ranking_id.ptr ? task->ranking_id.ptr : "");
+    char variants[S_MAX_VARIANTS + 1];
+    if (s_variants(task->context, variants, sizeof variants) != 0)
+        return fmx_err(err, "experiment assignments longer than %d bytes", S_MAX_VARIANTS);
+    char prefix[S_PREFIX_MAX];
+    int plen = snprintf(prefix, sizeof(prefix), "v1.%.*s.%s", (int)task->ranking_id.len,
+                        task->ranking_id.ptr ? task->ranking_id.ptr : "", variants);
     if (plen < 0 || (size_t)plen >= sizeof(prefix)) return fmx_err(err, "bad ranking id");
 
     const fmx_entity_list_t *in = &task->inputs[0];

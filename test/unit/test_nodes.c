@@ -864,7 +864,7 @@ static void test_layout(void **state) {
     s_params(fx, "min_items=2,limit=3");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,b");
-    const char *tokens[] = {"v1.R1.0", "v1.R1.1", "v1.R1.2"};
+    const char *tokens[] = {"v1.R1.-.0", "v1.R1.-.1", "v1.R1.-.2"};
     for (size_t i = 0; i < 3; i++) {
         assert_true(fx->out.v[i].has_position);
         assert_int_equal(fx->out.v[i].position, (int64_t)i);
@@ -874,8 +874,8 @@ static void test_layout(void **state) {
     assert_int_equal(kids->n, 2);
     assert_int_equal(kids->v[0].position, 0);
     assert_int_equal(kids->v[1].position, 1);
-    s_assert_str(kids->v[0].token, "v1.R1.1.0");
-    s_assert_str(kids->v[1].token, "v1.R1.1.1");
+    s_assert_str(kids->v[0].token, "v1.R1.-.1.0");
+    s_assert_str(kids->v[1].token, "v1.R1.-.1.1");
     /* the input was not modified */
     assert_false(fx->in[0].v[1].items.v[0].has_position);
     assert_int_equal(fx->in[0].v[1].token.len, 0);
@@ -886,7 +886,7 @@ static void test_layout(void **state) {
     fmx_entity_list_t back;
     assert_int_equal(fmx_entity_list_decode_frame(fx->sb.data, fx->sb.size, fx->zone, &back, fx->err), 0);
     assert_int_equal(back.n, 3);
-    s_assert_str(back.v[1].items.v[1].token, "v1.R1.1.1");
+    s_assert_str(back.v[1].items.v[1].token, "v1.R1.-.1.1");
     assert_int_equal(back.v[2].position, 2);
     msgpack_sbuffer_clear(&fx->sb);
 
@@ -894,13 +894,39 @@ static void test_layout(void **state) {
     s_params(fx, "");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,d,g,b,e");
-    s_assert_str(fx->out.v[5].token, "v1.R1.5");
-    s_assert_str(fx->out.v[2].items.v[0].token, "v1.R1.2.0");
+    s_assert_str(fx->out.v[5].token, "v1.R1.-.5");
+    s_assert_str(fx->out.v[2].items.v[0].token, "v1.R1.-.2.0");
 
     s_params(fx, "min_items=1");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,d,b,e");
-    s_assert_str(fx->out.v[3].token, "v1.R1.3");
+    s_assert_str(fx->out.v[3].token, "v1.R1.-.3");
+}
+
+/* The viewer's experiment variants travel in every token, children included. */
+static void test_layout_tokens_carry_variants(void **state) {
+    s_fx_t *fx = *state;
+    /* context {experiments: {ranker_test: treatment, ui: b}} */
+    msgpack_sbuffer_clear(&fx->sb);
+    msgpack_pack_map(&fx->pk, 1);
+    msgpack_pack_str_with_body(&fx->pk, "experiments", 11);
+    msgpack_pack_map(&fx->pk, 2);
+    msgpack_pack_str_with_body(&fx->pk, "ranker_test", 11);
+    msgpack_pack_str_with_body(&fx->pk, "treatment", 9);
+    msgpack_pack_str_with_body(&fx->pk, "ui", 2);
+    msgpack_pack_str_with_body(&fx->pk, "b", 1);
+    fx->context = s_take_obj(fx);
+    fmx_entity_list_t kids;
+    fmx_entity_list_init(&kids);
+    fmx_entity_t k = s_ent(fx, "k", "product", 1.0, "x", NULL);
+    assert_non_null(fmx_entity_list_push(&kids, &k, fx->zone));
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    s_add(fx, 0, "c", "carousel", NAN, "sub", NULL);
+    fx->raw[0].v[1].items = kids;
+    fx->raw[0].v[1].has_items = true;
+    assert_int_equal(s_run(fx, "layout"), 0);
+    s_assert_str(fx->out.v[0].token, "v1.R1.ranker_test=treatment+ui=b.0");
+    s_assert_str(fx->out.v[1].items.v[0].token, "v1.R1.ranker_test=treatment+ui=b.1.0");
 }
 
 int main(void) {
@@ -924,6 +950,7 @@ int main(void) {
         T(test_blend_debunch),
         T(test_blend_debunch_property),
         T(test_layout),
+        T(test_layout_tokens_carry_variants),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
