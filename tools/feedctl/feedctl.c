@@ -3,6 +3,8 @@
  *   feedctl get FEED --user ID [...]   one request on the client frontend, reply printed as JSON
  *   feedctl stats [--json]             broker counters and per-type replica load
  *   feedctl replicas | reload          the other admin commands
+ *   feedctl validate [DIR]             load the configuration offline, report every error
+ *   feedctl plan FEED --user ID [...]  the plan the broker would build, offline, as JSON or DOT
  *
  * Exit codes: 0 served (ok/degraded) or admin ok, 1 error reply or local failure, 2 usage,
  * 3 no reply within the timeout. Sockets linger 0 so a down broker never makes feedctl hang. */
@@ -18,9 +20,13 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "broker/config.h"
+#include "broker/context.h"
 #include "common/fmx.h"
 #include "schemas/mpcheck.h"
+#include "schemas/request.h"
 #include "tools/feedctl/json.h"
+#include "tools/feedctl/plan_print.h"
 
 #define EXIT_SERVED 0
 #define EXIT_ERROR 1
@@ -31,6 +37,8 @@
 #define DEFAULT_ADMIN "tcp://127.0.0.1:7402"
 #define DEFAULT_TIMEOUT_MS 5000
 #define MAX_CONTEXT 64
+#define DEFAULT_CONFIG "configs"
+#define CONFIG_ERRS_CAP (64 * 1024)
 
 /* The subcommand table: argv[0] of run() is the subcommand's name. */
 typedef struct {
@@ -50,6 +58,10 @@ static void s_usage(FILE *out)
           "  replicas             every registered actor replica, as JSON\n"
           "  reload               reload feeds and parameters, print the result\n"
           "  wait TYPE=N...       wait until each node TYPE has N ready replicas (--timeout-ms, default 20000)\n"
+          "  validate [DIR]       load DIR/feeds, DIR/params.yaml, DIR/experiments.yaml offline (DIR: " DEFAULT_CONFIG ")\n"
+          "  plan FEED --user ID  the plan the broker would build for that request, offline, as JSON\n"
+          "      [--context k=v]... [--param k=v]... [--config DIR (" DEFAULT_CONFIG ")] [--dot (Graphviz)]\n"
+          "      (hour/weekday come from the clock unless --context time=UNIX_S)\n"
           "  help                 this text\n"
           "\n"
           "common options:\n"
@@ -560,6 +572,235 @@ static int s_cmd_wait(int argc, char **argv)
     return EXIT_NO_REPLY;
 }
 
+/* --- offline: validate, plan ------------------------------------------------------------------ */
+
+/* DIR/feeds, DIR/params.yaml, DIR/experiments.yaml into the three buffers; -1 when too long. */
+static int s_config_paths(const char *dir, char feeds[PATH_MAX], char params[PATH_MAX], char experiments[PATH_MAX],
+                          fmx_config_paths_t *paths)
+{
+    if (snprintf(feeds, PATH_MAX, "%s/feeds", dir) >= PATH_MAX ||
+        snprintf(params, PATH_MAX, "%s/params.yaml", dir) >= PATH_MAX ||
+        snprintf(experiments, PATH_MAX, "%s/experiments.yaml", dir) >= PATH_MAX) {
+        fprintf(stderr, "feedctl: config directory path too long\n");
+        return -1;
+    }
+    *paths = (fmx_config_paths_t){feeds, params, experiments};
+    return 0;
+}
+
+/* Loads the snapshot the broker would serve from dir; prints every error and returns NULL. */
+static fmx_config_t *s_config_load(const char *dir)
+{
+    char feeds[PATH_MAX], params[PATH_MAX], experiments[PATH_MAX];
+    fmx_config_paths_t paths;
+    if (s_config_paths(dir, feeds, params, experiments, &paths) != 0)
+        return NULL;
+    char *errs = calloc(1, CONFIG_ERRS_CAP);
+    if (!errs) {
+        fprintf(stderr, "feedctl: out of memory\n");
+        return NULL;
+    }
+    fmx_config_t *config = fmx_config_load(&paths, errs, CONFIG_ERRS_CAP);
+    if (!config) {
+        size_t n = strlen(errs);
+        if (n == 0)
+            fprintf(stderr, "%s: cannot load the configuration\n", dir);
+        else
+            fprintf(stderr, "%s%s", errs, errs[n - 1] == '\n' ? "" : "\n");
+    }
+    free(errs);
+    return config;
+}
+
+static int s_cmd_validate(int argc, char **argv)
+{
+    if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+        fputs("feedctl: validate takes at most one DIR\n", stderr);
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+    fmx_config_t *config = s_config_load(argc == 2 ? argv[1] : DEFAULT_CONFIG);
+    if (!config)
+        return EXIT_ERROR;
+    const fmx_params_t *params = fmx_config_params(config);
+    const fmx_experiments_t *experiments = fmx_config_experiments(config);
+    printf("ok: %zu feeds, %zu param rules, %zu experiments\n", fmx_feedset_count(fmx_config_feeds(config)),
+           params ? fmx_params_rule_count(params) : 0, experiments ? fmx_experiments_count(experiments) : 0);
+    fmx_config_unref(&config);
+    return EXIT_SERVED;
+}
+
+/* A --param value: like a context value, plus floats ("0.5", "1e-3") for float parameters. */
+static void s_pack_param(msgpack_packer *pk, const char *s)
+{
+    int64_t i;
+    if (!s_parse_int(s, &i) && strpbrk(s, ".eE") && strspn(s, "+-.0123456789eE") == strlen(s)) {
+        char *end;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*end == '\0' && errno == 0) {
+            msgpack_pack_double(pk, d);
+            return;
+        }
+    }
+    s_pack_scalar(pk, s, true);
+}
+
+/* Packs "k=v" options as one msgpack map; -1 (message printed) when a key repeats. */
+static int s_pack_kv(msgpack_sbuffer *sb, const char *opt, const char *const *kv, size_t n, bool param)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = (size_t)(strchr(kv[i], '=') - kv[i]);
+        for (size_t j = 0; j < i; j++)
+            if (strncmp(kv[i], kv[j], klen + 1) == 0) {
+                fprintf(stderr, "feedctl: %s key '%.*s' given twice\n", opt, (int)klen, kv[i]);
+                return -1;
+            }
+        msgpack_pack_str(&pk, klen);
+        msgpack_pack_str_body(&pk, kv[i], klen);
+        if (param)
+            s_pack_param(&pk, kv[i] + klen + 1);
+        else
+            s_pack_scalar(&pk, kv[i] + klen + 1, true);
+    }
+    return 0;
+}
+
+/* Adds one "k=v" option to kv; prints a usage error on failure. */
+static int s_kv_opt(const char *opt, const char *val, const char **kv, size_t *n)
+{
+    if (!strchr(val, '=') || val[0] == '=') {
+        fprintf(stderr, "feedctl: %s needs key=value, got '%s'\n", opt, val);
+        return -1;
+    }
+    if (*n == MAX_CONTEXT) {
+        fprintf(stderr, "feedctl: at most %d %s options\n", MAX_CONTEXT, opt);
+        return -1;
+    }
+    kv[(*n)++] = val;
+    return 0;
+}
+
+/* Resolves and plans one request exactly as the broker does, against the snapshot in `config`,
+ * then prints it. The request's facts are what `get` would send with the same options. */
+static int s_plan_print(fmx_config_t *config, const char *feed, const char *user, const msgpack_object *context,
+                        const msgpack_object *params, bool dot)
+{
+    static const char request_id[] = "feedctl-plan";
+    fmx_str_t feed_s = {feed, strlen(feed)};
+    fmx_str_t user_s = {user, strlen(user)};
+    fmx_req_context_t ctx;
+    fmx_req_context_init(&ctx, user_s, FMX_STR_LIT(request_id), feed_s, context, (int64_t)time(NULL));
+    fmx_resolution_t res;
+    fmx_error_code_t code = FMX_CODE_OK;
+    char err[FMX_ERR_LEN] = "";
+    if (fmx_config_resolve(config, feed_s, user_s, params, fmx_req_context_lookup, &ctx, &res, &code, err) != 0) {
+        fprintf(stderr, "feedctl plan: %s: %s\n", fmx_error_code_name(code), err);
+        return EXIT_ERROR;
+    }
+    bool owned = false, cache_hit = false;
+    fmx_str_t *bound = NULL;
+    const fmx_plan_t *plan = fmx_config_plan(config, &res, &owned, &cache_hit, &bound, err);
+    if (!plan) {
+        fprintf(stderr, "feedctl plan: %s\n", err);
+        return EXIT_ERROR;
+    }
+    fmx_plan_print_t in = {plan, fmx_config_feeds(config), &res, bound};
+    int rc = dot ? fmx_plan_print_dot(stdout, &in, err) : fmx_plan_print_json(stdout, &in, err);
+    if (rc == 0 && fflush(stdout) != 0) {
+        rc = -1;
+        fmx_err(err, "cannot write to stdout: %s", strerror(errno));
+    }
+    if (rc != 0)
+        fprintf(stderr, "feedctl plan: %s\n", err);
+    fmx_config_bound_free(plan, &bound);
+    if (owned) {
+        fmx_plan_t *mine = (fmx_plan_t *)plan; /* not cached: ours to free */
+        fmx_plan_destroy(&mine);
+    }
+    return rc == 0 ? EXIT_SERVED : EXIT_ERROR;
+}
+
+static int s_cmd_plan(int argc, char **argv)
+{
+    enum { O_USER = 'u', O_CONTEXT = 'c', O_PARAM = 'p', O_CONFIG = 256, O_DOT };
+    static const struct option opts[] = {
+        {"user", required_argument, NULL, O_USER},
+        {"context", required_argument, NULL, O_CONTEXT},
+        {"param", required_argument, NULL, O_PARAM},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"dot", no_argument, NULL, O_DOT},
+        {NULL, 0, NULL, 0},
+    };
+    const char *user = NULL, *dir = DEFAULT_CONFIG;
+    const char *context[MAX_CONTEXT], *params[MAX_CONTEXT];
+    size_t n_context = 0, n_params = 0;
+    bool dot = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "u:c:p:", opts, NULL)) != -1) {
+        switch (c) {
+        case O_USER: user = optarg; break;
+        case O_CONTEXT:
+            if (s_kv_opt("--context", optarg, context, &n_context) != 0)
+                return EXIT_USAGE;
+            break;
+        case O_PARAM:
+            if (s_kv_opt("--param", optarg, params, &n_params) != 0)
+                return EXIT_USAGE;
+            break;
+        case O_CONFIG: dir = optarg; break;
+        case O_DOT: dot = true; break;
+        default: s_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !user) {
+        fputs("feedctl: plan needs exactly one FEED and --user ID\n", stderr);
+        s_usage(stderr);
+        return EXIT_USAGE;
+    }
+    /* The broker refuses these at decode time; say so here rather than plan a request it rejects. */
+    if (user[0] == '\0' || strlen(user) > FMX_ID_MAX) {
+        fprintf(stderr, "feedctl: --user must be 1..%d bytes\n", FMX_ID_MAX);
+        return EXIT_USAGE;
+    }
+    const char *feed = argv[optind];
+
+    msgpack_sbuffer ctx_sb, params_sb;
+    msgpack_sbuffer_init(&ctx_sb);
+    msgpack_sbuffer_init(&params_sb);
+    msgpack_unpacked ctx_up, params_up;
+    msgpack_unpacked_init(&ctx_up);
+    msgpack_unpacked_init(&params_up);
+    fmx_config_t *config = NULL;
+    int rc = EXIT_USAGE;
+    if (s_pack_kv(&ctx_sb, "--context", context, n_context, false) != 0 ||
+        s_pack_kv(&params_sb, "--param", params, n_params, true) != 0)
+        goto done;
+    rc = EXIT_ERROR;
+    size_t off = 0, poff = 0;
+    if (msgpack_unpack_next(&ctx_up, ctx_sb.data, ctx_sb.size, &off) != MSGPACK_UNPACK_SUCCESS ||
+        msgpack_unpack_next(&params_up, params_sb.data, params_sb.size, &poff) != MSGPACK_UNPACK_SUCCESS) {
+        fprintf(stderr, "feedctl: out of memory\n");
+        goto done;
+    }
+    config = s_config_load(dir);
+    if (!config)
+        goto done;
+    /* Like a request that carries no `context` / `params` key when no option was given. */
+    rc = s_plan_print(config, feed, user, n_context ? &ctx_up.data : NULL, n_params ? &params_up.data : NULL, dot);
+done:
+    fmx_config_unref(&config);
+    msgpack_unpacked_destroy(&params_up);
+    msgpack_unpacked_destroy(&ctx_up);
+    msgpack_sbuffer_destroy(&params_sb);
+    msgpack_sbuffer_destroy(&ctx_sb);
+    return rc;
+}
+
 static int s_cmd_help(int argc, char **argv)
 {
     (void)argc;
@@ -574,6 +815,8 @@ static const s_command_t s_commands[] = {
     {"replicas", s_cmd_admin},
     {"reload", s_cmd_admin},
     {"wait", s_cmd_wait},
+    {"validate", s_cmd_validate},
+    {"plan", s_cmd_plan},
     {"help", s_cmd_help},
     {NULL, NULL},
 };
