@@ -1,5 +1,6 @@
 /* harness.c - process-level test harness (see harness.h). */
 #include "test/integration/harness.h"
+#include "schemas/node_schema.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -367,7 +368,8 @@ static int s_scan_types(const char *text, char types[][32], int n, int max)
                    (isalnum((unsigned char)line[j]) || line[j] == '_' || line[j] == '-'))
                 word[k++] = line[j++];
             word[k] = '\0';
-            if (k == 0)
+            /* Only node types: a long-form param declaration also has a `type:` (int, string...). */
+            if (k == 0 || !fmx_node_schema_find(word))
                 continue;
             bool seen = false;
             for (int t = 0; t < n; t++)
