@@ -1027,6 +1027,52 @@ static void s_recursion(const fmx_feedset_t *set, size_t f, unsigned char *color
     color[f] = 2;
 }
 
+/* Request facts every feed may read: the broker's own, and the context keys of DESIGN.md 4. */
+static const char *const s_request_facts[] = {"user_id", "request_id", "feed", "hour", "weekday",
+                                             "geo",     "platform",   "time", "session_id"};
+
+/* Is `name` a parameter of `feed` or of a feed that embeds it (up to depth), a request fact, or
+ * a key some feed gives a `context:` default for? */
+static bool s_name_known(const fmx_feedset_t *set, const fmx_feed_t *feed, const char *name, int depth) {
+    if (fmx_value_map_get(feed->params, name)) return true;
+    if (depth == 0) {
+        for (size_t i = 0; i < FMX_ARRAY_LEN(s_request_facts); i++)
+            if (strcmp(s_request_facts[i], name) == 0) return true;
+        for (size_t f = 0; f < set->n; f++)
+            if (fmx_value_map_get(set->feeds[f]->context, name)) return true;
+    }
+    if (depth >= 8) return false;
+    for (size_t f = 0; f < set->n; f++)
+        for (size_t k = 0; k < set->feeds[f]->n_nodes; k++) {
+            const char *sub = set->feeds[f]->nodes[k].subfeed;
+            if (sub && strcmp(sub, feed->name) == 0 && s_name_known(set, set->feeds[f], name, depth + 1)) return true;
+        }
+    return false;
+}
+
+typedef struct {
+    const fmx_feedset_t *set;
+    const fmx_feed_t *feed;
+    const fmx_feed_node_t *node;
+    s_errs_t *errs;
+} s_tpl_check_t;
+
+static int s_check_template(void *arg, const fmx_value_t *where, const char *name, size_t len) {
+    s_tpl_check_t *c = arg;
+    char key[129], msg[FMX_ERR_LEN];
+    if (len >= sizeof key) return 0; /* the loader already bounds names */
+    memcpy(key, name, len);
+    key[len] = '\0';
+    if (s_name_known(c->set, c->feed, key, 0)) return 0;
+    fmx_yaml_ctx_t L = {c->feed->path, msg, "node", c->node->name};
+    fmx_yaml_fail(&L, where->line, where->col,
+                  "template {%s} names no parameter of this feed (or of one embedding it) and no request fact; "
+                  "declare it in params: or give a default in context:",
+                  key);
+    s_errs_add(c->errs, msg);
+    return 0; /* keep going: report every unknown name */
+}
+
 static void s_cross_checks(const fmx_feedset_t *set, s_errs_t *errs) {
     char msg[FMX_ERR_LEN];
     for (size_t i = 0; i < set->n; i++) {
@@ -1050,6 +1096,10 @@ static void s_cross_checks(const fmx_feedset_t *set, s_errs_t *errs) {
         }
         for (size_t k = 0; k < feed->n_nodes; k++) {
             const fmx_feed_node_t *node = &feed->nodes[k];
+            s_tpl_check_t check = {set, feed, node, errs};
+            char tpl_err[FMX_ERR_LEN];
+            fmx_value_each_template(node->params, s_check_template, &check, tpl_err);
+            if (node->fallback_items) fmx_value_each_template(node->fallback_items, s_check_template, &check, tpl_err);
             if (!node->subfeed || s_feed_index(set, node->subfeed) >= 0) continue;
             L.name = node->name;
             fmx_yaml_fail(&L, node->line, node->col, "unknown sub-feed '%s'", node->subfeed);

@@ -544,6 +544,7 @@ static const set_case_t set_cases[] = {
     {"sets/recursion",
      {"b.yaml:4:3: node 'back': sub-feed recursion: b -> a -> b", "c.yml:3:3: node 'me': sub-feed recursion: c -> c"}},
     {"sets/duplicate", {"two.yaml:2:7: feed 'same' is already defined in "}},
+    {"sets/unknown_template", {"home.yaml:5:51: node 'b': template {ranker_modle} names no parameter"}},
     {"sets/many_errors",
      {"b_bad.yaml:3:3: node 'src': missing required param 'key'", "c_bad.yml:4:9: output 'nope' is not a node"}},
 };
