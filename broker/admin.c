@@ -14,7 +14,7 @@ static void s_kv(msgpack_packer *pk, const char *key, uint64_t v) {
 }
 
 static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
-    msgpack_pack_map(pk, 6);
+    msgpack_pack_map(pk, 7);
     fmx_mp_pack_cstr(pk, "status");
     fmx_mp_pack_cstr(pk, "ok");
     s_kv(pk, "uptime_ms", (fmx_clock_now_us() - b->started_us) / 1000u);
@@ -63,6 +63,15 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     s_kv(pk, "experiments",
          fmx_config_experiments(b->cfg) ? fmx_experiments_count(fmx_config_experiments(b->cfg)) : 0);
     s_kv(pk, "plan_cache_entries", fmx_config_plan_cache_stats(b->cfg).entries);
+    fmx_fcache_stats_t fc = fmx_fcache_stats(b->fcache);
+    fmx_mp_pack_cstr(pk, "fallback_cache");
+    msgpack_pack_map(pk, 6);
+    s_kv(pk, "entries", fc.entries);
+    s_kv(pk, "bytes", fc.bytes);
+    s_kv(pk, "hits", fc.hits);
+    s_kv(pk, "misses", fc.misses);
+    s_kv(pk, "expired", fc.expired);
+    s_kv(pk, "evicted", fc.evicted);
 }
 
 typedef struct {

@@ -397,12 +397,13 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
         fmx_err(err, "cannot load the configuration:\n%s", errs);
         goto fail;
     }
+    b->fcache = fmx_fcache_new((size_t)config->fallback_cache_mb << 20, (uint64_t)config->fallback_cache_ttl_s * 1000000u);
     b->timers = fmx_timers_new();
     b->registry = fmx_registry_new();
     b->sched = fmx_sched_new(config->queue_per_type);
     b->runs = calloc(config->max_requests, sizeof *b->runs);
     b->free_slots = calloc(config->max_requests, sizeof *b->free_slots);
-    if (!b->timers || !b->registry || !b->sched || !b->runs || !b->free_slots) {
+    if (!b->fcache || !b->timers || !b->registry || !b->sched || !b->runs || !b->free_slots) {
         fmx_err(err, "out of memory");
         goto fail;
     }
@@ -468,6 +469,7 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     fmx_sched_destroy(&b->sched);
     fmx_timers_destroy(&b->timers);
     fmx_config_unref(&b->cfg);
+    fmx_fcache_destroy(&b->fcache);
     msgpack_zone_destroy(&b->zone);
     free(b->runs);
     free(b->free_slots);

@@ -12,6 +12,7 @@
 #include "broker/cluster.h"
 #include "broker/config.h"
 #include "broker/context.h"
+#include "broker/fcache.h"
 #include "broker/feed.h"
 #include "broker/plan.h"
 #include "broker/registry.h"
@@ -39,6 +40,7 @@ typedef struct {
     uint64_t ready_us, dispatch_us, done_us, deadline_us;
     fmx_timer_t timer;
     zmq_msg_t result;        /* valid when state == DONE */
+    fmx_replica_t *replica;  /* running it; valid while RUNNING (removal re-dispatches first) */
     int64_t actor_pid;
     char actor[FMX_REPLICA_NAME_MAX]; /* replica name for the trace */
 } fmx_node_run_t;
@@ -81,6 +83,7 @@ struct fmx_broker {
     fmx_registry_t *registry;
     fmx_sched_t *sched;
     fmx_config_t *cfg;        /* the current snapshot; in-flight requests may hold older ones */
+    fmx_fcache_t *fcache;     /* last good outputs for `fallback: cached` */
     fmx_run_t *runs;          /* config.max_requests slots */
     uint32_t *free_slots;
     size_t n_free;

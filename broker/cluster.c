@@ -19,6 +19,8 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     c->liveness = 3;
     c->max_requests = 4096;
     c->queue_per_type = 10000;
+    c->fallback_cache_mb = 64;
+    c->fallback_cache_ttl_s = 300;
 }
 
 typedef struct {
@@ -79,6 +81,10 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_uint(x, v, 1, 100, &c->liveness, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "max_requests") == 0) {
             rc = s_uint(x, v, 1, 65535, &c->max_requests, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "fallback_cache_mb") == 0) {
+            rc = s_uint(x, v, 0, 65536, &c->fallback_cache_mb, key);
+        } else if (strcmp(section, "broker") == 0 && strcmp(key, "fallback_cache_ttl_s") == 0) {
+            rc = s_uint(x, v, 1, 86400, &c->fallback_cache_ttl_s, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "queue_per_type") == 0) {
             rc = s_uint(x, v, 1, 1000000, &c->queue_per_type, key);
         } else {

@@ -1,7 +1,8 @@
 /* cluster.h - configs/cluster.yaml: endpoints, broker limits, and the actors `up` starts.
  *
  *   broker:  { frontend: EP, backend: EP, admin: EP, heartbeat_ms: N, liveness: N,
- *              max_requests: N, queue_per_type: N, feeds: DIR, params: FILE, experiments: FILE }
+ *              max_requests: N, queue_per_type: N, feeds: DIR, params: FILE, experiments: FILE,
+ *              fallback_cache_mb: N, fallback_cache_ttl_s: N }
  *   store:   { path: DIR }
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
@@ -27,6 +28,8 @@ typedef struct {
     uint32_t liveness;       /* heartbeats missed before a peer is dead, 1..100 */
     uint32_t max_requests;   /* in flight at once, 1..65535; more get `overloaded` */
     uint32_t queue_per_type; /* tasks waiting per node type, 1..1000000 */
+    uint32_t fallback_cache_mb;    /* bound of the `cached` fallback's memory, 0..65536 (0: off) */
+    uint32_t fallback_cache_ttl_s; /* how old a cached output may be, 1..86400 */
     struct {
         char type[64];
         uint32_t replicas;

@@ -87,6 +87,17 @@ static int s_pack_context(fmx_run_t *run) {
 
 static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome);
 
+/* A node out of time. If it was running, its replica missed a deadline (outlier ejection). */
+static void s_timeout(fmx_broker_t *b, fmx_run_t *run, size_t i) {
+    fmx_node_run_t *n = &run->nodes[i];
+    if (n->state == FMX_NODE_RUNNING && n->replica &&
+        fmx_registry_note_miss(b->registry, n->replica, fmx_clock_now_us()))
+        fmx_log_warn("replica %s (pid %" PRId64 ") missed %d deadlines in a row: out of rotation for %" PRIu64 " ms",
+                     n->replica->name, n->replica->pid, FMX_EJECT_AFTER_MISSES,
+                     (n->replica->ejected_until - fmx_clock_now_us()) / 1000u);
+    s_fail(b, run, i, "timeout");
+}
+
 static void s_node_timer(void *arg, uint64_t task_id, uint64_t now_us) {
     (void)now_us;
     fmx_broker_t *b = arg;
@@ -94,7 +105,7 @@ static void s_node_timer(void *arg, uint64_t task_id, uint64_t now_us) {
     if (!run) return;
     size_t i = FMX_TASK_NODE(task_id);
     run->nodes[i].timer = 0;
-    if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED) s_fail(b, run, i, "timeout");
+    if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED) s_timeout(b, run, i);
 }
 
 static void s_run_timer(void *arg, uint64_t task_id, uint64_t now_us) {
@@ -107,8 +118,7 @@ static void s_run_timer(void *arg, uint64_t task_id, uint64_t now_us) {
     /* Fail everything still open, in dependency order; each failure may complete (and release)
      * the request, so liveness is checked before the plan is touched. */
     for (size_t i = 0; run->active && run->gen == gen && i < run->plan->n_nodes; i++)
-        if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED)
-            s_fail(b, run, i, "timeout");
+        if (run->nodes[i].state == FMX_NODE_RUNNING || run->nodes[i].state == FMX_NODE_QUEUED) s_timeout(b, run, i);
 }
 
 /* --- dispatch ---------------------------------------------------------------------------------- */
@@ -123,6 +133,7 @@ static void s_send(fmx_broker_t *b, fmx_run_t *run, size_t i, fmx_replica_t *rep
     n->state = FMX_NODE_RUNNING;
     n->attempt++;
     n->dispatch_us = now;
+    n->replica = replica;
     n->actor_pid = replica->pid;
     snprintf(n->actor, sizeof n->actor, "%s", replica->name);
     b->counters.tasks_dispatched++;
@@ -139,7 +150,7 @@ static void s_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i) {
         s_fail(b, run, i, "timeout");
         return;
     }
-    fmx_replica_t *replica = fmx_registry_pick(b->registry, n->type_index);
+    fmx_replica_t *replica = fmx_registry_pick(b->registry, n->type_index, now);
     if (replica) {
         s_send(b, run, i, replica, now);
         return;
@@ -156,7 +167,7 @@ static void s_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i) {
 void fmx_exec_on_capacity(fmx_broker_t *b, uint32_t type_index) {
     uint64_t now = fmx_clock_now_us();
     for (;;) {
-        fmx_replica_t *replica = fmx_registry_pick(b->registry, type_index);
+        fmx_replica_t *replica = fmx_registry_pick(b->registry, type_index, now);
         if (!replica) return;
         uint64_t task_id;
         size_t dropped = 0;
@@ -233,9 +244,18 @@ static void s_ready(fmx_broker_t *b, fmx_run_t *run, size_t i) {
 
 static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index);
 
+/* The `cached` fallback's key for node i of this request: feed, node and its bound params. */
+static uint64_t s_cache_key(const fmx_run_t *run, size_t i) {
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    fmx_str_t params = run->bound && run->bound[i].ptr ? run->bound[i] : (fmx_str_t){pn->params, pn->params_len};
+    return fmx_fcache_key(run->plan->feed->name, pn->name, params.ptr, params.len);
+}
+
 static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *result, const char *outcome) {
     fmx_node_run_t *n = &run->nodes[i];
     const fmx_plan_node_t *pn = &run->plan->nodes[i];
+    if (pn->fallback == FMX_FALLBACK_CACHED && strcmp(outcome, "ok") == 0)
+        fmx_fcache_put(b->fcache, s_cache_key(run, i), result, fmx_clock_now_us());
     if (n->timer) {
         fmx_timers_cancel(b->timers, n->timer);
         n->timer = 0;
@@ -281,9 +301,11 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
         rc = zmq_msg_copy(&out, &run->nodes[pn->inputs[0]].result);
     } else if (pn->fallback == FMX_FALLBACK_STATIC && pn->static_items) {
         rc = fmx_frame_from_bytes(&out, pn->static_items, pn->static_len);
+    } else if (pn->fallback == FMX_FALLBACK_CACHED &&
+               fmx_fcache_get(b->fcache, s_cache_key(run, i), fmx_clock_now_us(), &out) == 0) {
+        rc = 0;
     } else {
-        /* empty, and for now cached and an unspecified fallback: the issue on fallbacks adds the
-         * cache of last good outputs. */
+        /* empty, an unspecified fallback, or nothing fresh in the cache */
         rc = fmx_frame_from_bytes(&out, s_empty_array, sizeof s_empty_array);
     }
     if (rc != 0) {
@@ -326,6 +348,7 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *
                          run->plan->nodes[i].name, replica->name, replica->pid, err);
             s_fail(b, run, i, "garbage");
         } else {
+            fmx_registry_note_success(b->registry, replica);
             s_complete(b, run, i, output, "ok");
         }
     }
@@ -338,6 +361,7 @@ void fmx_exec_orphaned(fmx_broker_t *b, const uint64_t *task_ids, size_t n, cons
         fmx_run_t *run = s_run_of(b, task_ids[k]);
         size_t i = FMX_TASK_NODE(task_ids[k]);
         if (!run || run->nodes[i].state != FMX_NODE_RUNNING) continue;
+        run->nodes[i].replica = NULL; /* being freed */
         fmx_log_info("request %s node %s: replica %s, re-dispatching attempt %u", run->request_id,
                      run->plan->nodes[i].name, why, run->nodes[i].attempt + 1);
         if (run->nodes[i].deadline_us <= now + 1000) {

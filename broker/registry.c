@@ -204,22 +204,41 @@ fail:
     return NULL;
 }
 
-fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index) {
+/* Is a less loaded than b (inflight/capacity compared without division; ties by tasks given)? */
+static int s_less_loaded(const fmx_replica_t *a, const fmx_replica_t *b) {
+    uint64_t lhs = (uint64_t)a->inflight * b->capacity, rhs = (uint64_t)b->inflight * a->capacity;
+    return lhs < rhs || (lhs == rhs && a->tasks_total < b->tasks_total);
+}
+
+fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index, uint64_t now_us) {
     if (type_index >= self->n_types) return NULL;
     const fmx_type_t *t = &self->types[type_index];
-    fmx_replica_t *best = NULL;
+    fmx_replica_t *best = NULL, *best_ejected = NULL;
     for (size_t i = 0; i < t->n_replicas; i++) {
         fmx_replica_t *r = t->replicas[i];
         if (r->inflight >= r->capacity) continue;
-        if (!best) {
-            best = r;
-            continue;
-        }
-        /* Compare inflight/capacity without division. */
-        uint64_t lhs = (uint64_t)r->inflight * best->capacity, rhs = (uint64_t)best->inflight * r->capacity;
-        if (lhs < rhs || (lhs == rhs && r->tasks_total < best->tasks_total)) best = r;
+        fmx_replica_t **slot = r->ejected_until > now_us ? &best_ejected : &best;
+        if (!*slot || s_less_loaded(r, *slot)) *slot = r;
     }
-    return best;
+    return best ? best : best_ejected;
+}
+
+int fmx_registry_note_miss(fmx_registry_t *self, fmx_replica_t *replica, uint64_t now_us) {
+    (void)self;
+    if (++replica->misses < FMX_EJECT_AFTER_MISSES) return 0;
+    if (replica->eject_backoff == 0) replica->eject_backoff = FMX_EJECT_BASE_US;
+    replica->ejected_until = now_us + replica->eject_backoff;
+    replica->eject_backoff = replica->eject_backoff * 2 > FMX_EJECT_MAX_US ? FMX_EJECT_MAX_US : replica->eject_backoff * 2;
+    replica->misses = FMX_EJECT_AFTER_MISSES - 1; /* on probation: the next miss ejects again */
+    replica->ejections++;
+    return 1;
+}
+
+void fmx_registry_note_success(fmx_registry_t *self, fmx_replica_t *replica) {
+    (void)self;
+    replica->misses = 0;
+    replica->eject_backoff = 0;
+    replica->ejected_until = 0;
 }
 
 int fmx_registry_task_begin(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id) {

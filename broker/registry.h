@@ -29,7 +29,16 @@ typedef struct fmx_replica {
     uint64_t tasks_total;  /* dispatched to it, ever */
     uint64_t last_seen_us; /* any message */
     uint64_t registered_us;
+    /* outlier ejection */
+    uint32_t misses;         /* deadlines missed in a row */
+    uint64_t ejected_until;  /* out of rotation until then (0: in rotation) */
+    uint64_t eject_backoff;  /* next ejection's length; doubles while it keeps failing */
+    uint64_t ejections;      /* times ejected, ever */
 } fmx_replica_t;
+
+#define FMX_EJECT_AFTER_MISSES 3
+#define FMX_EJECT_BASE_US 1000000u    /* 1 s */
+#define FMX_EJECT_MAX_US 30000000u    /* 30 s */
 
 typedef struct {
     char name[FMX_TYPE_NAME_MAX];
@@ -64,8 +73,17 @@ fmx_replica_t *fmx_registry_find(const fmx_registry_t *self, const uint8_t *iden
 size_t fmx_registry_remove(fmx_registry_t *self, fmx_replica_t *replica, uint64_t *orphaned);
 
 /* The least-loaded replica of a type with room for one more task (lowest inflight/capacity,
- * ties to the one that has been given fewest tasks), or NULL when all are full or none exist. */
-fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index);
+ * ties to the one that has been given fewest tasks), or NULL when all are full or none exist.
+ * Ejected replicas are used only when no replica in rotation has room: ejection must never
+ * leave a type with nothing to run on. */
+fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index, uint64_t now_us);
+
+/* Outlier ejection. A miss is a task that outlived its deadline on the replica; after
+ * FMX_EJECT_AFTER_MISSES in a row it leaves rotation for a back-off (1 s, doubling to 30 s while it
+ * keeps failing), then is probed with real traffic: one more miss ejects it again, a success
+ * restores it. note_miss returns 1 when this miss ejected it. */
+int fmx_registry_note_miss(fmx_registry_t *self, fmx_replica_t *replica, uint64_t now_us);
+void fmx_registry_note_success(fmx_registry_t *self, fmx_replica_t *replica);
 
 /* Books / releases a task on a replica. task_begin fails (-1) when it is full. task_end returns
  * 0 when the task was in flight there, -1 otherwise (a late or duplicate reply). */

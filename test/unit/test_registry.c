@@ -49,26 +49,26 @@ static void test_pick_least_loaded(void **state) {
     uint32_t t = a->type_index;
     assert_int_equal(b->type_index, t);
     /* Ties go to the replica given fewer tasks so far. */
-    fmx_replica_t *first = fmx_registry_pick(r, t);
+    fmx_replica_t *first = fmx_registry_pick(r, t, 0);
     assert_int_equal(fmx_registry_task_begin(r, first, 100), 0);
-    fmx_replica_t *second = fmx_registry_pick(r, t);
+    fmx_replica_t *second = fmx_registry_pick(r, t, 0);
     assert_ptr_not_equal(first, second);
     assert_int_equal(fmx_registry_task_begin(r, second, 101), 0);
     /* a: 1/2, b: 1/4 -> b is less loaded by ratio. */
-    assert_ptr_equal(fmx_registry_pick(r, t), b);
+    assert_ptr_equal(fmx_registry_pick(r, t, 0), b);
     assert_int_equal(fmx_registry_task_begin(r, b, 102), 0);
     assert_int_equal(fmx_registry_task_begin(r, b, 103), 0);
     assert_int_equal(fmx_registry_task_begin(r, a, 104), 0);
     assert_int_equal(fmx_registry_task_begin(r, b, 105), 0);
     /* Both full. */
-    assert_null(fmx_registry_pick(r, t));
+    assert_null(fmx_registry_pick(r, t, 0));
     assert_int_equal(fmx_registry_task_begin(r, a, 106), -1);
     assert_int_equal(fmx_registry_type_at(r, t)->inflight, 6);
     /* Late or duplicate results do not free capacity twice. */
     assert_int_equal(fmx_registry_task_end(r, a, 104), 0);
     assert_int_equal(fmx_registry_task_end(r, a, 104), -1);
-    assert_ptr_equal(fmx_registry_pick(r, t), a);
-    assert_null(fmx_registry_pick(r, 999));
+    assert_ptr_equal(fmx_registry_pick(r, t, 0), a);
+    assert_null(fmx_registry_pick(r, 999, 0));
     fmx_registry_destroy(&r);
 }
 
@@ -86,7 +86,7 @@ static void test_remove_reports_orphans(void **state) {
     assert_int_equal(fmx_registry_type_at(r, t)->n_replicas, 0);
     assert_int_equal(fmx_registry_type_at(r, t)->inflight, 0);
     assert_int_equal(fmx_registry_type_at(r, t)->capacity, 0);
-    assert_null(fmx_registry_pick(r, t));
+    assert_null(fmx_registry_pick(r, t, 0));
     fmx_registry_destroy(&r);
 }
 
@@ -120,11 +120,46 @@ static void test_expiry(void **state) {
     fmx_registry_destroy(&r);
 }
 
+static void test_outlier_ejection(void **state) {
+    (void)state;
+    fmx_registry_t *r = fmx_registry_new();
+    fmx_replica_t *a = s_reg(r, 1, "score", 4), *b = s_reg(r, 2, "score", 4);
+    uint32_t t = a->type_index;
+    a->tasks_total = 0;
+    b->tasks_total = 10; /* a is preferred while healthy */
+    assert_ptr_equal(fmx_registry_pick(r, t, 0), a);
+    assert_int_equal(fmx_registry_note_miss(r, a, 100), 0);
+    assert_int_equal(fmx_registry_note_miss(r, a, 100), 0);
+    assert_ptr_equal(fmx_registry_pick(r, t, 100), a); /* two misses: still in rotation */
+    assert_int_equal(fmx_registry_note_miss(r, a, 100), 1); /* the third ejects it for 1 s */
+    assert_ptr_equal(fmx_registry_pick(r, t, 200), b);
+    assert_ptr_equal(fmx_registry_pick(r, t, 100 + FMX_EJECT_BASE_US - 1), b);
+    /* back after the back-off, on probation: one more miss ejects it for twice as long */
+    assert_ptr_equal(fmx_registry_pick(r, t, 100 + FMX_EJECT_BASE_US), a);
+    uint64_t now = 100 + FMX_EJECT_BASE_US;
+    assert_int_equal(fmx_registry_note_miss(r, a, now), 1);
+    assert_ptr_equal(fmx_registry_pick(r, t, now + 2 * FMX_EJECT_BASE_US - 1), b);
+    assert_ptr_equal(fmx_registry_pick(r, t, now + 2 * FMX_EJECT_BASE_US), a);
+    /* a success restores it fully */
+    fmx_registry_note_success(r, a);
+    assert_int_equal(fmx_registry_note_miss(r, a, now), 0);
+    assert_int_equal(a->ejections, 2);
+    /* the back-off is capped */
+    for (int i = 0; i < 20; i++) fmx_registry_note_miss(r, b, 0);
+    assert_int_equal(b->eject_backoff, FMX_EJECT_MAX_US);
+    /* every replica ejected: the type still runs, on the least loaded ejected one */
+    fmx_registry_note_miss(r, a, now);
+    fmx_registry_note_miss(r, a, now);
+    assert_true(a->ejected_until > now && b->ejected_until > now);
+    assert_non_null(fmx_registry_pick(r, t, now));
+    fmx_registry_destroy(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_find_refresh), cmocka_unit_test(test_pick_least_loaded),
         cmocka_unit_test(test_remove_reports_orphans), cmocka_unit_test(test_many_replicas_churn),
-        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_expiry), cmocka_unit_test(test_outlier_ejection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
