@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "actors/node.h"
 #include "actors/runtime.h"
@@ -104,7 +105,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     char err[FMX_ERR_LEN];
-    if (fmx_runtime_run(&config, &s_stop, err) != 0) {
+    int rc = fmx_runtime_run(&config, &s_stop, err);
+    if (rc == 1) _exit(0); /* a stuck worker thread: no orderly teardown is possible */
+    if (rc != 0) {
         fmx_log_error("%s", err);
         return 1;
     }

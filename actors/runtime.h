@@ -37,7 +37,8 @@ void fmx_runtime_defaults(fmx_runtime_config_t *config);
 int fmx_runtime_parse_inject(fmx_runtime_config_t *config, const char *spec);
 
 /* Runs until *stop is set, then finishes the work in hand, says `disconnect` and returns.
- * 0 after a clean stop, -1 (err set) when start-up fails. */
+ * 0 after a clean stop, -1 (err set) when start-up fails, 1 when a worker was still stuck in a
+ * task after the 3 s drain window: the caller must then _exit, as that thread cannot be joined. */
 int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char err[FMX_ERR_LEN]);
 
 /* Runs one task given as wire frames (header, params, context, inputs...) through a node type,

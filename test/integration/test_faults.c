@@ -1,0 +1,170 @@
+/* test_faults.c - the fault matrix: each actor fault x each fallback kind. Whatever the actor
+ * does (answers late, hangs, spins, crashes, answers garbage), the reply arrives by the request's
+ * deadline + 5 ms, says `degraded` (or the error a required node calls for) and names the node.
+ * Then SIGSTOP/SIGCONT of every replica of a type: degraded on time, then healthy again. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test/integration/harness.h"
+
+#define DEADLINE_MS 400 /* the fm_* feeds' deadline_ms */
+#define USER 42
+
+typedef enum { K_EMPTY, K_STATIC, K_CACHED, K_PASSTHROUGH, K_REQUIRED, K_COUNT } kind_t;
+static const char *const s_feeds[K_COUNT] = {"fm_empty", "fm_static", "fm_cached", "fm_passthrough", "fm_required"};
+
+static void s_start_broker(h_t *h) {
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/integration/feeds_faults", getenv("FMX_FIXTURES"));
+    const char *const extra[] = {"--feeds", dir, NULL};
+    assert_true(h_start_broker(h, extra) > 0);
+}
+
+static void s_request(h_t *h, const char *feed, h_reply_t *r, int64_t *elapsed_ms) {
+    h_client_t *c = h_client_new(h, h->front);
+    assert_non_null(c);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    h_pack_map(&sb, "feed", 's', feed, "user_id", 'i', USER, NULL);
+    int64_t t0 = h_now_ms();
+    assert_int_equal(h_call(c, sb.data, sb.size, 5000, r), 0);
+    *elapsed_ms = h_now_ms() - t0;
+    msgpack_sbuffer_destroy(&sb);
+    h_client_destroy(&c);
+}
+
+/* "id,id,..." of the reply's items */
+static void s_ids(const h_reply_t *r, char *out, size_t cap) {
+    const msgpack_object *items = h_get(r->root, "items");
+    size_t n = 0;
+    out[0] = '\0';
+    for (uint32_t i = 0; items && i < items->via.array.size && n < cap; i++) {
+        const msgpack_object *id = h_get(&items->via.array.ptr[i], "id");
+        n += (size_t)snprintf(out + n, cap - n, "%s%.*s", i ? "," : "", (int)id->via.str.size, id->via.str.ptr);
+    }
+}
+
+static void s_case(h_t *h, const char *fault, kind_t kind) {
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    const char *faulty = kind == K_PASSTHROUGH ? "rank" : "retrieve";
+    if (kind == K_PASSTHROUGH) assert_true(h_start_actor(h, "retrieve", NULL, NULL) > 0);
+    char cached_ids[512] = "";
+    h_reply_t r;
+    int64_t ms;
+    if (kind == K_CACHED) { /* a healthy answer first, to be remembered */
+        pid_t healthy = h_start_actor(h, "retrieve", "healthy", NULL);
+        assert_int_equal(h_wait_ready(h, "retrieve", 1, 10000), 0);
+        assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+        s_request(h, s_feeds[kind], &r, &ms);
+        assert_true(h_status_is(&r, "ok"));
+        s_ids(&r, cached_ids, sizeof cached_ids);
+        assert_true(cached_ids[0] != '\0');
+        h_reply_fini(&r);
+        assert_int_equal(h_kill(healthy, SIGTERM), 0);
+        assert_int_equal(h_wait_exit(h, healthy, 5000, NULL), 0);
+    }
+    const char *const inject[] = {"--inject", fault, NULL};
+    pid_t bad = h_start_actor(h, faulty, "faulty", inject);
+    assert_true(bad > 0);
+    assert_int_equal(h_wait_ready(h, faulty, 1, 10000), 0);
+    assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+
+    s_request(h, s_feeds[kind], &r, &ms);
+    char ids[512];
+    s_ids(&r, ids, sizeof ids);
+    if (ms > DEADLINE_MS + 5) fail_msg("%s x %s: reply after %lld ms", fault, s_feeds[kind], (long long)ms);
+    if (kind == K_REQUIRED) {
+        /* garbage fails the node at once; every other fault runs out its budget */
+        const char *code = strcmp(fault, "garbage") == 0 ? "internal" : "deadline_exceeded";
+        if (!h_error_code_is(&r, code)) h_print("reply", r.root);
+        assert_true(h_error_code_is(&r, code));
+    } else {
+        if (!h_status_is(&r, "degraded")) h_print("reply", r.root);
+        assert_true(h_status_is(&r, "degraded"));
+        const msgpack_object *fb = h_get(r.root, "fallbacks");
+        assert_int_equal(fb->via.array.size, 1);
+        assert_true(h_str_eq(&fb->via.array.ptr[0], "src"));
+        if (kind == K_EMPTY) assert_string_equal(ids, "");
+        if (kind == K_STATIC) assert_string_equal(ids, "static1,static2");
+        if (kind == K_CACHED) assert_string_equal(ids, cached_ids);
+        if (kind == K_PASSTHROUGH) assert_int_equal(h_get(r.root, "items")->via.array.size, 5); /* not rank's 2 */
+    }
+    h_reply_fini(&r);
+    if (strncmp(fault, "delay=", 6) == 0 && kind == K_EMPTY) {
+        /* the late answer arrives and is dropped, counted */
+        int64_t late = 0;
+        for (int64_t until = h_now_ms() + 2000; late < 1 && h_now_ms() < until; h_sleep_ms(20)) {
+            h_reply_t st;
+            if (h_admin(h, "stats", 1000, &st) == 0) late = h_get_int(h_get(st.root, "counters"), "late_results");
+            h_reply_fini(&st);
+        }
+        assert_true(late >= 1);
+    }
+    /* a hung or spinning actor cannot stop gracefully: that is the point of the fault */
+    h_kill(bad, SIGKILL);
+    h_wait_exit(h, bad, 5000, NULL);
+    assert_int_equal(h_stop_all(h), 0);
+}
+
+static void s_matrix(void **state, const char *fault) {
+    for (int k = 0; k < K_COUNT; k++) s_case(*state, fault, (kind_t)k);
+}
+
+static void test_late(void **state) { s_matrix(state, "delay=600"); }
+static void test_hang(void **state) { s_matrix(state, "hang"); }
+static void test_spin(void **state) { s_matrix(state, "spin"); }
+static void test_crash(void **state) { s_matrix(state, "crash-after=0"); }
+static void test_garbage(void **state) { s_matrix(state, "garbage"); }
+
+/* Every replica of a type frozen: degraded on time; thawed: healthy again. */
+static void test_sigstop_then_sigcont(void **state) {
+    h_t *h = *state;
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    pid_t a = h_start_actor(h, "retrieve", "r1", NULL), b = h_start_actor(h, "retrieve", "r2", NULL);
+    assert_int_equal(h_wait_ready(h, "retrieve", 2, 10000), 0);
+    assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+    h_reply_t r;
+    int64_t ms;
+    s_request(h, "fm_empty", &r, &ms);
+    assert_true(h_status_is(&r, "ok"));
+    h_reply_fini(&r);
+    assert_int_equal(h_kill(a, SIGSTOP), 0);
+    assert_int_equal(h_kill(b, SIGSTOP), 0);
+    for (int i = 0; i < 5; i++) {
+        s_request(h, "fm_empty", &r, &ms);
+        assert_true(ms <= DEADLINE_MS + 5);
+        assert_true(h_status_is(&r, "degraded"));
+        h_reply_fini(&r);
+    }
+    assert_int_equal(h_kill(a, SIGCONT), 0);
+    assert_int_equal(h_kill(b, SIGCONT), 0);
+    bool healthy = false;
+    for (int64_t until = h_now_ms() + 5000; !healthy && h_now_ms() < until; h_sleep_ms(50)) {
+        s_request(h, "fm_empty", &r, &ms);
+        healthy = h_status_is(&r, "ok");
+        h_reply_fini(&r);
+    }
+    assert_true(healthy);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_late, h_test_teardown),
+        cmocka_unit_test_teardown(test_hang, h_test_teardown),
+        cmocka_unit_test_teardown(test_spin, h_test_teardown),
+        cmocka_unit_test_teardown(test_crash, h_test_teardown),
+        cmocka_unit_test_teardown(test_garbage, h_test_teardown),
+        cmocka_unit_test_teardown(test_sigstop_then_sigcont, h_test_teardown),
+    };
+    return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
+}
