@@ -24,8 +24,9 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     for (size_t i = 0; i < n_types; i++) {
         const fmx_type_t *t = fmx_registry_type_at(b->registry, i);
         fmx_mp_pack_cstr(pk, t->name);
-        msgpack_pack_map(pk, 4);
+        msgpack_pack_map(pk, 5);
         s_kv(pk, "ready", t->n_replicas);
+        s_kv(pk, "latency_us", t->latency_us);
         s_kv(pk, "capacity", t->capacity);
         s_kv(pk, "inflight", t->inflight);
         s_kv(pk, "queued", fmx_sched_depth(b->sched, (uint32_t)i));

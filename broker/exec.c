@@ -223,7 +223,11 @@ static void s_ready(fmx_broker_t *b, fmx_run_t *run, size_t i) {
         s_carousel(b, run, i);
         return;
     }
-    n->deadline_us = run->deadline_us;
+    /* Leave the downstream what it is expected to need, but never more than half of what is left:
+     * a node starved of all time would only fall back too. */
+    uint64_t left = run->deadline_us > now ? run->deadline_us - now : 0;
+    uint64_t reserve = n->reserve_us < left / 2 ? n->reserve_us : left / 2;
+    n->deadline_us = run->deadline_us - reserve;
     if (pn->budget_ms && now + (uint64_t)pn->budget_ms * 1000u < n->deadline_us)
         n->deadline_us = now + (uint64_t)pn->budget_ms * 1000u;
     if (n->deadline_us <= now) {
@@ -349,6 +353,7 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *
             s_fail(b, run, i, "garbage");
         } else {
             fmx_registry_note_success(b->registry, replica);
+            fmx_registry_note_latency(b->registry, type_index, fmx_clock_now_us() - run->nodes[i].dispatch_us);
             s_complete(b, run, i, output, "ok");
         }
     }
@@ -508,6 +513,22 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
             }
             run->nodes[i].type_index = (uint32_t)t;
         }
+    }
+    /* Downstream reserve, from the outputs back: the longest path of expected type latencies. */
+    for (size_t i = run->plan->n_nodes; i-- > 0;) {
+        const fmx_plan_node_t *pn = &run->plan->nodes[i];
+        uint64_t need = 0;
+        for (size_t k = 0; k < pn->n_consumers; k++) {
+            const fmx_node_run_t *c = &run->nodes[pn->consumers[k]];
+            const fmx_type_t *t = run->plan->nodes[pn->consumers[k]].kind == FMX_PLAN_TASK
+                                      ? fmx_registry_type_at(b->registry, c->type_index)
+                                      : NULL;
+            /* Twice the smoothed latency plus 5 ms per hop: headroom for variance and for the broker
+             * waking a little late, in the spirit of TCP's RTO over its smoothed RTT. */
+            uint64_t path = (t && t->latency_us ? 2 * t->latency_us + 5000 : 0) + c->reserve_us;
+            if (path > need) need = path;
+        }
+        run->nodes[i].reserve_us = need;
     }
     run->deadline_timer = fmx_timers_add(b->timers, run->deadline_us, s_run_timer, b, s_task_id(b, run, 0));
     if (!run->deadline_timer) {

@@ -259,6 +259,13 @@ int fmx_registry_task_end(fmx_registry_t *self, fmx_replica_t *replica, uint64_t
     return -1;
 }
 
+void fmx_registry_note_latency(fmx_registry_t *self, uint32_t type_index, uint64_t us) {
+    if (type_index >= self->n_types) return;
+    fmx_type_t *t = &self->types[type_index];
+    /* The first sample seeds it; then 7/8 old + 1/8 new, as TCP smooths round-trip times. */
+    t->latency_us = t->latency_us ? t->latency_us - t->latency_us / 8 + us / 8 : us;
+}
+
 void fmx_registry_each(const fmx_registry_t *self, void (*fn)(void *arg, fmx_replica_t *r), void *arg) {
     for (size_t i = 0; i < self->table_size; i++) {
         fmx_replica_t *r = self->table[i];

@@ -46,6 +46,7 @@ typedef struct {
     size_t n_replicas, cap_replicas;
     uint64_t capacity;     /* sum over replicas */
     uint64_t inflight;     /* sum over replicas */
+    uint64_t latency_us;   /* smoothed dispatch-to-result time (EWMA, 1/8); 0 until measured */
 } fmx_type_t;
 
 fmx_registry_t *fmx_registry_new(void);
@@ -89,6 +90,9 @@ void fmx_registry_note_success(fmx_registry_t *self, fmx_replica_t *replica);
  * 0 when the task was in flight there, -1 otherwise (a late or duplicate reply). */
 int fmx_registry_task_begin(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
 int fmx_registry_task_end(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
+
+/* Folds one dispatch-to-result time into the type's smoothed latency. */
+void fmx_registry_note_latency(fmx_registry_t *self, uint32_t type_index, uint64_t us);
 
 /* Calls fn for every replica (removal inside fn is not allowed). */
 void fmx_registry_each(const fmx_registry_t *self, void (*fn)(void *arg, fmx_replica_t *r), void *arg);

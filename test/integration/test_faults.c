@@ -157,6 +157,43 @@ static void test_sigstop_then_sigcont(void **state) {
     assert_true(healthy);
 }
 
+/* A budgetless node that hangs is cut off early enough for its downstream to run in time. */
+static void test_downstream_reserve(void **state) {
+    h_t *h = *state;
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    pid_t healthy = h_start_actor(h, "retrieve", "healthy", NULL);
+    assert_int_equal(h_wait_ready(h, "retrieve", 1, 10000), 0);
+    assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+    h_reply_t r;
+    int64_t ms;
+    for (int i = 0; i < 5; i++) { /* the broker learns how long layout takes */
+        s_request(h, "fm_reserve", &r, &ms);
+        assert_true(h_status_is(&r, "ok"));
+        h_reply_fini(&r);
+    }
+    assert_int_equal(h_kill(healthy, SIGTERM), 0);
+    assert_int_equal(h_wait_exit(h, healthy, 5000, NULL), 0);
+    const char *const hang[] = {"--inject", "hang", NULL};
+    pid_t bad = h_start_actor(h, "retrieve", "faulty", hang);
+    assert_int_equal(h_wait_ready(h, "retrieve", 1, 10000), 0);
+    /* Only src falls back: layout still runs, on src's fallback. A broker descheduled for longer
+     * than the reserve loses that race, so allow three tries; without a reserve all three fail. */
+    bool only_src = false;
+    for (int attempt = 0; attempt < 3 && !only_src; attempt++) {
+        s_request(h, "fm_reserve", &r, &ms);
+        assert_true(ms <= DEADLINE_MS + 5);
+        assert_true(h_status_is(&r, "degraded"));
+        const msgpack_object *fb = h_get(r.root, "fallbacks");
+        only_src = fb->via.array.size == 1 && h_str_eq(&fb->via.array.ptr[0], "src");
+        if (!only_src) h_print("reply", r.root);
+        h_reply_fini(&r);
+    }
+    assert_true(only_src);
+    h_kill(bad, SIGKILL);
+    h_wait_exit(h, bad, 5000, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_late, h_test_teardown),
@@ -165,6 +202,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_crash, h_test_teardown),
         cmocka_unit_test_teardown(test_garbage, h_test_teardown),
         cmocka_unit_test_teardown(test_sigstop_then_sigcont, h_test_teardown),
+        cmocka_unit_test_teardown(test_downstream_reserve, h_test_teardown),
     };
     return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
