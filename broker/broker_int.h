@@ -38,6 +38,7 @@ typedef struct {
     uint32_t type_index;
     const char *outcome;     /* "ok", "error", "timeout", "fallback" ... for the trace */
     uint64_t ready_us, dispatch_us, done_us, deadline_us;
+    uint64_t reserve_us;     /* time its downstream is expected to need (longest path) */
     fmx_timer_t timer;
     zmq_msg_t result;        /* valid when state == DONE */
     fmx_replica_t *replica;  /* running it; valid while RUNNING (removal re-dispatches first) */
