@@ -979,3 +979,14 @@ int h_wait_ready(h_t *h, const char *type, int n, int timeout_ms)
         h_sleep_ms(20);
     }
 }
+
+pid_t h_start(h_t *h, const char *name, const char *const *argv)
+{
+    char exe[600];
+    char *args[H_MAX_ARGS];
+    snprintf(exe, sizeof exe, "%s/%s", h->bin, argv[0]);
+    args[0] = exe;
+    if (s_args(args, 1, argv + 1) < 0)
+        return -1;
+    return s_spawn(h, name, args);
+}

@@ -193,4 +193,8 @@ void h_print(const char *label, const msgpack_object *o);
 int64_t h_now_ms(void);
 void h_sleep_ms(int ms);
 
+/* Starts $FMX_BIN/<argv[0]> with the other argv entries (NULL-terminated) in the background, like
+ * h_start_broker: cwd the temp dir, output in <dir>/<name>.log, stopped by h_stop_all. Pid or -1. */
+pid_t h_start(h_t *h, const char *name, const char *const *argv);
+
 #endif
