@@ -7,11 +7,9 @@
 #include "broker/experiments.h"
 
 #include <assert.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY /* XXH64_state_t on the stack: no allocation per request */
 #include <xxhash.h>
@@ -45,8 +43,7 @@ typedef struct {
 struct fmx_experiments {
     s_exp_t *exps;
     size_t n;
-    const char **names; /* distinct context names the `when:`s read, borrowed from the expressions */
-    size_t n_names;
+    fmx_override_names_t names; /* the context names the `when:`s read */
 };
 
 static const char s_exp_keys[] = "name, salt, layer, feeds, traffic, when, variants";
@@ -80,7 +77,7 @@ void fmx_experiments_destroy(fmx_experiments_t **self_p) {
     for (size_t i = 0; i < self->n; i++)
         s_exp_fini(&self->exps[i]);
     free(self->exps);
-    free(self->names);
+    fmx_override_names_fini(&self->names);
     free(self);
     *self_p = NULL;
 }
@@ -105,21 +102,6 @@ static int s_number(const fmx_yaml_ctx_t *c, const fmx_yaml_t *y, const char *wh
         rc = fmx_yaml_fail_at(c, y, "%s must be a number", what);
     fmx_value_destroy(&v);
     return rc;
-}
-
-static int s_add_names(fmx_experiments_t *self, const fmx_expr_t *e) {
-    for (size_t i = 0; i < fmx_expr_name_count(e); i++) {
-        const char *name = fmx_expr_name(e, i);
-        size_t k = 0;
-        while (k < self->n_names && strcmp(self->names[k], name) != 0)
-            k++;
-        if (k < self->n_names) continue;
-        const char **grown = realloc(self->names, (self->n_names + 1) * sizeof *grown);
-        if (!grown) return -1;
-        self->names = grown;
-        grown[self->n_names++] = name;
-    }
-    return 0;
 }
 
 static int s_variants(const fmx_yaml_ctx_t *c, s_exp_t *e, const fmx_yaml_t *y, const fmx_feedset_t *feeds) {
@@ -256,11 +238,7 @@ static int s_experiment(fmx_yaml_ctx_t *c, fmx_experiments_t *self, s_exp_t *e, 
     e->traffic_line = y_traffic->line;
     e->traffic_col = y_traffic->col;
     if (fmx_override_feeds_parse(c, y_feeds, feeds, &e->feeds) != 0) return -1;
-    if (y_when) {
-        if (fmx_yaml_want_text(c, y_when, "when") != 0) return -1;
-        if (!(e->when = fmx_yaml_expr(c, y_when, y_when->text, "`when:`"))) return -1;
-        if (s_add_names(self, e->when) != 0) return fmx_yaml_oom(c);
-    }
+    if (fmx_override_when_parse(c, y_when, &self->names, &e->when) != 0) return -1;
     return s_variants(c, e, y_variants, feeds);
 }
 
@@ -308,6 +286,7 @@ fmx_experiments_t *fmx_experiments_load(const char *path, const fmx_feedset_t *f
     fmx_yaml_ctx_t c = {path ? path : "(null)", err ? err : scratch, NULL, NULL};
     c.err[0] = '\0';
     fmx_yaml_t *root = NULL;
+    const fmx_yaml_t *list = NULL;
     fmx_experiments_t *self = calloc(1, sizeof *self);
     if (!self) {
         fmx_yaml_oom(&c);
@@ -317,38 +296,17 @@ fmx_experiments_t *fmx_experiments_load(const char *path, const fmx_feedset_t *f
         fmx_err(c.err, "experiments: no file given");
         goto fail;
     }
-    if (!path || (optional && access(path, F_OK) != 0 && errno == ENOENT)) return self; /* none */
-    static const fmx_yaml_opts_t opts = {NULL, NULL, true};
-    if (!(root = fmx_yaml_load(&c, &opts))) goto fail;
-    if (fmx_yaml_is_null(root)) goto done; /* an empty file: no experiments */
-    if (root->kind != FMX_YAML_MAP) {
-        fmx_yaml_fail_at(&c, root, "the top level must be a map with the key experiments");
-        goto fail;
-    }
-    const fmx_yaml_t *list = NULL;
-    for (size_t i = 0; i < root->n; i++) {
-        if (strcmp(root->keys[i]->text, "experiments") != 0) {
-            fmx_yaml_fail_at(&c, root->keys[i], "unknown key '%.64s' (allowed: experiments)", root->keys[i]->text);
-            goto fail;
-        }
-        list = root->kids[i];
-    }
-    if (!list || fmx_yaml_is_null(list)) goto done;
-    if (list->kind != FMX_YAML_SEQ) {
-        fmx_yaml_fail_at(&c, list, "experiments must be a list of experiments");
-        goto fail;
-    }
-    if (list->n && !(self->exps = calloc(list->n, sizeof *self->exps))) {
+    if (path && fmx_yaml_load_list(&c, optional, "experiments", "a list of experiments", &root, &list) != 0) goto fail;
+    if (list && list->n && !(self->exps = calloc(list->n, sizeof *self->exps))) {
         fmx_yaml_oom(&c);
         goto fail;
     }
-    for (size_t i = 0; i < list->n; i++) {
+    for (size_t i = 0; list && i < list->n; i++) {
         self->n = i + 1;
         c.kind = c.name = NULL;
         if (s_experiment(&c, self, &self->exps[i], list->kids[i], feeds) != 0) goto fail;
     }
     if (s_layers(&c, self) != 0) goto fail;
-done:
     fmx_yaml_destroy(&root);
     return self;
 fail:
@@ -383,8 +341,5 @@ size_t fmx_experiments_assign(const fmx_experiments_t *self, const char *feed, f
 }
 
 size_t fmx_experiments_context_names(const fmx_experiments_t *self, const char **names, size_t max) {
-    size_t n = 0;
-    for (; self && n < self->n_names && n < max; n++)
-        names[n] = self->names[n];
-    return n;
+    return fmx_override_names_get(self ? &self->names : NULL, names, max);
 }

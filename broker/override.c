@@ -61,6 +61,47 @@ int fmx_override_feeds_parse(const fmx_yaml_ctx_t *c, const fmx_yaml_t *y, const
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* `when:` and the context names it reads                                                      */
+
+static int s_names_add(fmx_override_names_t *self, const fmx_expr_t *e) {
+    for (size_t i = 0; i < fmx_expr_name_count(e); i++) {
+        const char *name = fmx_expr_name(e, i);
+        size_t k = 0;
+        while (k < self->n && strcmp(self->names[k], name) != 0)
+            k++;
+        if (k < self->n) continue;
+        const char **grown = realloc(self->names, (self->n + 1) * sizeof *grown);
+        if (!grown) return -1;
+        self->names = grown;
+        grown[self->n++] = name;
+    }
+    return 0;
+}
+
+int fmx_override_when_parse(const fmx_yaml_ctx_t *c, const fmx_yaml_t *y, fmx_override_names_t *names,
+                            fmx_expr_t **out) {
+    if (!y) return 0;
+    if (fmx_yaml_want_text(c, y, "when") != 0) return -1;
+    if (!(*out = fmx_yaml_expr(c, y, y->text, "`when:`"))) return -1;
+    if (s_names_add(names, *out) != 0) return fmx_yaml_oom(c);
+    return 0;
+}
+
+void fmx_override_names_fini(fmx_override_names_t *self) {
+    if (!self) return;
+    free(self->names);
+    self->names = NULL;
+    self->n = 0;
+}
+
+size_t fmx_override_names_get(const fmx_override_names_t *self, const char **out, size_t max) {
+    size_t n = 0;
+    for (; self && n < self->n && n < max; n++)
+        out[n] = self->names[n];
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Overrides                                                                                   */
 
 void fmx_override_destroy(fmx_override_t **self_p) {

@@ -14,6 +14,7 @@
 
 #include "broker/feed.h"
 #include "broker/yaml.h"
+#include "common/expr.h"
 #include "common/fmx.h"
 #include "common/value.h"
 
@@ -29,6 +30,22 @@ int fmx_override_feeds_parse(const fmx_yaml_ctx_t *c, const fmx_yaml_t *y, const
                              fmx_override_feeds_t *out);
 void fmx_override_feeds_fini(fmx_override_feeds_t *self);
 bool fmx_override_feeds_has(const fmx_override_feeds_t *self, const char *feed);
+
+/* The distinct request-context names that rules' `when:`s read, in first-read order: what a
+ * caller must look up before applying. The names are borrowed from the expressions, which must
+ * outlive this. Caller-allocated and zeroed; release with fmx_override_names_fini. */
+typedef struct {
+    const char **names;
+    size_t n;
+} fmx_override_names_t;
+
+/* `when:` (y NULL: *out stays NULL, always): a non-empty scalar compiled as an expression into
+ * *out (caller owns, set before the names are added), its names added to names. 0 or -1 with c->err. */
+int fmx_override_when_parse(const fmx_yaml_ctx_t *c, const fmx_yaml_t *y, fmx_override_names_t *names,
+                            fmx_expr_t **out);
+void fmx_override_names_fini(fmx_override_names_t *self);
+/* Copies up to max names (borrowed) into out; returns how many. self may be NULL. */
+size_t fmx_override_names_get(const fmx_override_names_t *self, const char **out, size_t max);
 
 typedef struct fmx_override fmx_override_t;
 

@@ -1,10 +1,8 @@
 /* params.c - configs/params.yaml: dynamic parameter overrides, targeted by feed and context. */
 #include "broker/params.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker/override.h"
 #include "broker/yaml.h"
@@ -19,8 +17,7 @@ typedef struct {
 struct fmx_params {
     s_rule_t *rules;
     size_t n;
-    const char **names; /* distinct context names the `when:`s read, borrowed from the expressions */
-    size_t n_names;
+    fmx_override_names_t names; /* the context names the `when:`s read */
 };
 
 static const char s_rule_keys[] = "feeds, when, set";
@@ -34,29 +31,13 @@ void fmx_params_destroy(fmx_params_t **self_p) {
         fmx_override_destroy(&self->rules[i].set);
     }
     free(self->rules);
-    free(self->names);
+    fmx_override_names_fini(&self->names);
     free(self);
     *self_p = NULL;
 }
 
 size_t fmx_params_rule_count(const fmx_params_t *self) {
     return self ? self->n : 0;
-}
-
-/* Adds the names e reads to the set of distinct names. */
-static int s_add_names(const char ***names, size_t *n, const fmx_expr_t *e) {
-    for (size_t i = 0; i < fmx_expr_name_count(e); i++) {
-        const char *name = fmx_expr_name(e, i);
-        size_t k = 0;
-        while (k < *n && strcmp((*names)[k], name) != 0)
-            k++;
-        if (k < *n) continue;
-        const char **grown = realloc(*names, (*n + 1) * sizeof *grown);
-        if (!grown) return -1;
-        *names = grown;
-        grown[(*n)++] = name;
-    }
-    return 0;
 }
 
 static int s_rule(const fmx_yaml_ctx_t *c, fmx_params_t *self, s_rule_t *r, const fmx_yaml_t *y,
@@ -78,11 +59,7 @@ static int s_rule(const fmx_yaml_ctx_t *c, fmx_params_t *self, s_rule_t *r, cons
     if (y_set->kind != FMX_YAML_MAP || y_set->n == 0)
         return fmx_yaml_fail_at(c, y_set, "set must be a non-empty map of param -> value");
     if (fmx_override_feeds_parse(c, y_feeds, feeds, &r->feeds) != 0) return -1;
-    if (y_when) {
-        if (fmx_yaml_want_text(c, y_when, "when") != 0) return -1;
-        if (!(r->when = fmx_yaml_expr(c, y_when, y_when->text, "`when:`"))) return -1;
-        if (s_add_names(&self->names, &self->n_names, r->when) != 0) return fmx_yaml_oom(c);
-    }
+    if (fmx_override_when_parse(c, y_when, &self->names, &r->when) != 0) return -1;
     r->set = fmx_override_new(c, y_set, feeds, &r->feeds, "set");
     return r->set ? 0 : -1;
 }
@@ -92,6 +69,7 @@ fmx_params_t *fmx_params_load(const char *path, const fmx_feedset_t *feeds, int 
     fmx_yaml_ctx_t c = {path ? path : "(null)", err ? err : scratch, NULL, NULL};
     c.err[0] = '\0';
     fmx_yaml_t *root = NULL;
+    const fmx_yaml_t *list = NULL;
     fmx_params_t *self = calloc(1, sizeof *self);
     if (!self) {
         fmx_yaml_oom(&c);
@@ -101,36 +79,17 @@ fmx_params_t *fmx_params_load(const char *path, const fmx_feedset_t *feeds, int 
         fmx_err(c.err, "params: no file given");
         goto fail;
     }
-    if (!path || (optional && access(path, F_OK) != 0 && errno == ENOENT)) return self; /* no rules */
-    static const fmx_yaml_opts_t opts = {NULL, NULL, true};
-    if (!(root = fmx_yaml_load(&c, &opts))) goto fail;
-    if (fmx_yaml_is_null(root)) goto done; /* an empty file: no rules */
-    if (root->kind != FMX_YAML_MAP) {
-        fmx_yaml_fail_at(&c, root, "the top level must be a map with the key overrides");
+    if (path &&
+        fmx_yaml_load_list(&c, optional, "overrides", "a list of { feeds, when, set } rules", &root, &list) != 0)
         goto fail;
-    }
-    const fmx_yaml_t *list = NULL;
-    for (size_t i = 0; i < root->n; i++) {
-        if (strcmp(root->keys[i]->text, "overrides") != 0) {
-            fmx_yaml_fail_at(&c, root->keys[i], "unknown key '%.64s' (allowed: overrides)", root->keys[i]->text);
-            goto fail;
-        }
-        list = root->kids[i];
-    }
-    if (!list || fmx_yaml_is_null(list)) goto done;
-    if (list->kind != FMX_YAML_SEQ) {
-        fmx_yaml_fail_at(&c, list, "overrides must be a list of { feeds, when, set } rules");
-        goto fail;
-    }
-    if (list->n && !(self->rules = calloc(list->n, sizeof *self->rules))) {
+    if (list && list->n && !(self->rules = calloc(list->n, sizeof *self->rules))) {
         fmx_yaml_oom(&c);
         goto fail;
     }
-    for (size_t i = 0; i < list->n; i++) {
+    for (size_t i = 0; list && i < list->n; i++) {
         self->n = i + 1;
         if (s_rule(&c, self, &self->rules[i], list->kids[i], feeds) != 0) goto fail;
     }
-done:
     fmx_yaml_destroy(&root);
     return self;
 fail:
@@ -160,8 +119,5 @@ size_t fmx_params_apply(const fmx_params_t *self, const char *feed, fmx_lookup_f
 }
 
 size_t fmx_params_context_names(const fmx_params_t *self, const char **names, size_t max) {
-    size_t n = 0;
-    for (; self && n < self->n_names && n < max; n++)
-        names[n] = self->names[n];
-    return n;
+    return fmx_override_names_get(self ? &self->names : NULL, names, max);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define S_MAX_DEPTH  32
@@ -369,6 +370,30 @@ done:
     yaml_parser_delete(&r.parser);
     free(buf);
     return root;
+}
+
+int fmx_yaml_load_list(const fmx_yaml_ctx_t *c, bool optional, const char *key, const char *what, fmx_yaml_t **root_p,
+                       const fmx_yaml_t **list_p) {
+    *root_p = NULL;
+    *list_p = NULL;
+    if (optional && access(c->path, F_OK) != 0 && errno == ENOENT) return 0;
+    static const fmx_yaml_opts_t opts = {NULL, NULL, true};
+    fmx_yaml_t *root = fmx_yaml_load(c, &opts);
+    if (!root) return -1;
+    *root_p = root; /* the caller destroys it on both paths */
+    if (fmx_yaml_is_null(root)) return 0;
+    if (root->kind != FMX_YAML_MAP)
+        return fmx_yaml_fail_at(c, root, "the top level must be a map with the key %s", key);
+    const fmx_yaml_t *list = NULL;
+    for (size_t i = 0; i < root->n; i++) {
+        if (strcmp(root->keys[i]->text, key) != 0)
+            return fmx_yaml_fail_at(c, root->keys[i], "unknown key '%.64s' (allowed: %s)", root->keys[i]->text, key);
+        list = root->kids[i];
+    }
+    if (!list || fmx_yaml_is_null(list)) return 0;
+    if (list->kind != FMX_YAML_SEQ) return fmx_yaml_fail_at(c, list, "%s must be %s", key, what);
+    *list_p = list;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */

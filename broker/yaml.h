@@ -54,6 +54,12 @@ typedef struct {
  * (c->kind/name are not used while reading). Caller owns the tree. */
 fmx_yaml_t *fmx_yaml_load(const fmx_yaml_ctx_t *c, const fmx_yaml_opts_t *opts);
 void fmx_yaml_destroy(fmx_yaml_t **self_p);
+/* A file that is one list under one top-level key, `KEY: [...]` (params.yaml's `overrides`,
+ * experiments.yaml's `experiments`). 0 with *list_p NULL for an empty file, an absent or null
+ * list, or (optional set) a file that does not exist; a non-list reads "KEY must be WHAT".
+ * 0, or -1 with c->err; either way the caller destroys *root_p (*list_p points into it). */
+int fmx_yaml_load_list(const fmx_yaml_ctx_t *c, bool optional, const char *key, const char *what, fmx_yaml_t **root_p,
+                       const fmx_yaml_t **list_p);
 
 /* A null in the core schema: an untagged plain "", "~", "null", "Null" or "NULL". */
 bool fmx_yaml_is_null(const fmx_yaml_t *y);

@@ -12,14 +12,10 @@
 #include <unistd.h>
 
 #include "broker/feed.h"
-
-static const char *fixtures(void) {
-    const char *dir = getenv("FMX_FIXTURES");
-    return dir && *dir ? dir : "test/fixtures";
-}
+#include "test/support/fixtures.h"
 
 static void fixture(char *buf, size_t cap, const char *rel) {
-    snprintf(buf, cap, "%s/feeds/%s", fixtures(), rel);
+    fixtures_path(buf, cap, "feeds", rel);
 }
 
 static const fmx_feed_node_t *node(const fmx_feed_t *f, const char *name) {
@@ -215,13 +211,7 @@ static void test_block_style(void **state) {
 
 /* ---- one broken file per error kind ---- */
 
-typedef struct {
-    const char *file;
-    const char *pos;  /* "LINE:COL" */
-    const char *what; /* substring of the message after the position */
-} bad_case_t;
-
-static const bad_case_t bad_cases[] = {
+static const fixtures_bad_t bad_cases[] = {
     {"yaml_syntax.yaml", "4:1", "YAML syntax error: did not find expected ',' or '}'"},
     {"not_a_map.yaml", "1:1", "the top level must be a map"},
     {"empty.yaml", "1:1", "the file is empty"},
@@ -288,20 +278,17 @@ static const bad_case_t bad_cases[] = {
     {"param_bad_doc.yaml", "3:29", "doc must be a scalar"},
 };
 
+static int s_load_bad(const char *path, char err[FMX_ERR_LEN], void *arg) {
+    (void)arg;
+    fmx_feed_t *f = fmx_feed_load(path, err);
+    int rc = f ? 0 : -1;
+    fmx_feed_destroy(&f);
+    return rc;
+}
+
 static void test_bad_files(void **state) {
     (void)state;
-    for (size_t i = 0; i < FMX_ARRAY_LEN(bad_cases); i++) {
-        const bad_case_t *c = &bad_cases[i];
-        char rel[128], path[512], err[FMX_ERR_LEN] = "", want[600];
-        snprintf(rel, sizeof rel, "bad/%s", c->file);
-        fixture(path, sizeof path, rel);
-        assert_int_equal(access(path, R_OK), 0);
-        fmx_feed_t *f = fmx_feed_load(path, err);
-        if (f) fail_msg("%s: loaded but should fail", c->file);
-        snprintf(want, sizeof want, "%s:%s: ", path, c->pos);
-        if (strncmp(err, want, strlen(want)) != 0) fail_msg("%s: want prefix '%s', got '%s'", c->file, want, err);
-        if (!strstr(err + strlen(want), c->what)) fail_msg("%s: want '%s' in '%s'", c->file, c->what, err);
-    }
+    fixtures_check_bad("feeds", bad_cases, FMX_ARRAY_LEN(bad_cases), s_load_bad, NULL);
 }
 
 static void test_io_errors(void **state) {

@@ -6,68 +6,27 @@
 #include <cmocka.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "broker/params.h"
-
-static const char *fixtures(void) {
-    const char *dir = getenv("FMX_FIXTURES");
-    return dir && *dir ? dir : "test/fixtures";
-}
+#include "test/support/ctx.h"
+#include "test/support/fixtures.h"
 
 static void fixture(char *buf, size_t cap, const char *rel) {
-    snprintf(buf, cap, "%s/params/%s", fixtures(), rel);
+    fixtures_path(buf, cap, "params", rel);
 }
 
-static fmx_feedset_t *s_feeds(const char *dir) {
-    char errs[4096] = "";
-    fmx_feedset_t *set = fmx_feedset_load_dir(dir, errs, sizeof errs);
-    if (!set) fail_msg("%s:\n%s", dir, errs);
-    return set;
-}
-
+/* home (limit, ranker_model, boost, show_new_sellers) and products (limit, min_price) */
 static fmx_feedset_t *s_test_feeds(void) {
-    char dir[512];
-    fixture(dir, sizeof dir, "feeds");
-    return s_feeds(dir);
+    return fixtures_feedset("params", "feeds");
 }
 
 static fmx_params_t *s_load(const char *rel, const fmx_feedset_t *feeds) {
-    char path[512], err[FMX_ERR_LEN] = "";
+    char path[FIXTURES_PATH_MAX], err[FMX_ERR_LEN] = "";
     fixture(path, sizeof path, rel);
     fmx_params_t *p = fmx_params_load(path, feeds, 0, err);
     if (!p) fail_msg("%s", err);
     return p;
-}
-
-/* ---- a context: name=value pairs ---- */
-
-typedef struct {
-    const char *names[4];
-    fmx_scalar_t values[4];
-    size_t n;
-} ctx_t;
-
-static int ctx_lookup(void *arg, const char *name, size_t len, fmx_scalar_t *out) {
-    const ctx_t *c = arg;
-    for (size_t i = 0; i < c->n; i++)
-        if (strlen(c->names[i]) == len && memcmp(c->names[i], name, len) == 0) {
-            *out = c->values[i];
-            return 0;
-        }
-    return -1;
-}
-
-static void ctx_str(ctx_t *c, const char *name, const char *value) {
-    c->names[c->n] = name;
-    c->values[c->n++] = (fmx_scalar_t){.kind = FMX_SCALAR_STR, .u.s = {value, strlen(value)}};
-}
-
-static void ctx_int(ctx_t *c, const char *name, int64_t value) {
-    c->names[c->n] = name;
-    c->values[c->n++] = (fmx_scalar_t){.kind = FMX_SCALAR_INT, .u.i = value};
 }
 
 /* ---- recording what apply sets, as "name=value" in call order ---- */
@@ -198,7 +157,7 @@ static void test_syntax_only(void **state) {
     fmx_params_t *p = s_load("syntax_only.yaml", NULL);
     assert_int_equal(fmx_params_rule_count(p), 1);
     fmx_params_destroy(&p);
-    char path[512], err[FMX_ERR_LEN];
+    char path[FIXTURES_PATH_MAX], err[FMX_ERR_LEN];
     fixture(path, sizeof path, "bad/bad_when.yaml");
     assert_null(fmx_params_load(path, NULL, 0, err));
     assert_non_null(strstr(err, "bad `when:` expression"));
@@ -212,10 +171,9 @@ static void test_syntax_only(void **state) {
 /* The shipped params.yaml validates against the shipped feeds, and its DE rule applies. */
 static void test_shipped_config(void **state) {
     (void)state;
-    char dir[512], path[512], err[FMX_ERR_LEN] = "";
-    snprintf(dir, sizeof dir, "%s/../../configs/feeds", fixtures());
-    snprintf(path, sizeof path, "%s/../../configs/params.yaml", fixtures());
-    fmx_feedset_t *feeds = s_feeds(dir);
+    char path[FIXTURES_PATH_MAX], err[FMX_ERR_LEN] = "";
+    fixtures_path(path, sizeof path, "../../configs", "params.yaml");
+    fmx_feedset_t *feeds = fixtures_feedset("../../configs", "feeds");
     fmx_params_t *p = fmx_params_load(path, feeds, 0, err);
     if (!p) fail_msg("%s", err);
     assert_true(fmx_params_rule_count(p) >= 1);
@@ -232,13 +190,7 @@ static void test_shipped_config(void **state) {
 
 /* ---- every load error, with its position ---- */
 
-typedef struct {
-    const char *file;
-    const char *pos;  /* "LINE:COL" */
-    const char *what; /* substring of the message after the position */
-} bad_case_t;
-
-static const bad_case_t bad_cases[] = {
+static const fixtures_bad_t bad_cases[] = {
     {"yaml_syntax.yaml", "3:3", "YAML syntax error"},
     {"not_a_map.yaml", "1:1", "the top level must be a map with the key overrides"},
     {"unknown_top_key.yaml", "2:1", "unknown key 'rules' (allowed: overrides)"},
@@ -262,21 +214,17 @@ static const bad_case_t bad_cases[] = {
     {"alias.yaml", "2:10", "anchors are not supported"},
 };
 
+static int s_load_bad(const char *path, char err[FMX_ERR_LEN], void *feeds) {
+    fmx_params_t *p = fmx_params_load(path, feeds, 1, err);
+    int rc = p ? 0 : -1;
+    fmx_params_destroy(&p);
+    return rc;
+}
+
 static void test_bad_files(void **state) {
     (void)state;
     fmx_feedset_t *feeds = s_test_feeds();
-    for (size_t i = 0; i < FMX_ARRAY_LEN(bad_cases); i++) {
-        const bad_case_t *c = &bad_cases[i];
-        char rel[128], path[512], err[FMX_ERR_LEN] = "", want[600];
-        snprintf(rel, sizeof rel, "bad/%s", c->file);
-        fixture(path, sizeof path, rel);
-        assert_int_equal(access(path, R_OK), 0);
-        fmx_params_t *p = fmx_params_load(path, feeds, 1, err);
-        if (p) fail_msg("%s: loaded but should fail", c->file);
-        snprintf(want, sizeof want, "%s:%s: ", path, c->pos);
-        if (strncmp(err, want, strlen(want)) != 0) fail_msg("%s: want prefix '%s', got '%s'", c->file, want, err);
-        if (!strstr(err + strlen(want), c->what)) fail_msg("%s: want '%s' in '%s'", c->file, c->what, err);
-    }
+    fixtures_check_bad("params", bad_cases, FMX_ARRAY_LEN(bad_cases), s_load_bad, feeds);
     fmx_feedset_destroy(&feeds);
 }
 
