@@ -65,6 +65,7 @@ typedef struct {
 typedef struct {
     const char *endpoint, *feed;
     int64_t users, clients, requests, deadline_ms, timeout_ms;
+    int64_t late_after_ms; /* 0: off; else replies slower than this count as over_deadline */
     double duration_s, warmup_s, rate;
     bool fixed_interval, json;
     uint64_t seed;
@@ -93,6 +94,7 @@ typedef struct {
 
 typedef struct {
     uint64_t sent, warmup_sent, ok, degraded, errors, timeouts, late, bad_replies, send_failures, skipped;
+    uint64_t over_deadline; /* answered, but slower than --late-after-ms */
     uint64_t unanswered; /* still in flight when Ctrl-C stopped the run */
     fb_code_t codes[MAX_CODES];
     size_t n_codes;
@@ -139,6 +141,7 @@ static void s_usage(FILE *out)
           "  --rate R           open loop: R requests/s in total instead of one outstanding per client\n"
           "  --arrival poisson|fixed  open-loop inter-arrival times (poisson)\n"
           "  --seed N           seed for Poisson arrivals (1)\n"
+          "  --late-after-ms N  count answers slower than N ms (the deadline + a few ms) as late\n"
           "  --json             print one JSON object\n"
           "Closed loop: each client keeps one request outstanding. Ctrl-C stops early and reports.\n"
           "exit: 0 replies received, 1 none or failure, 2 usage; Ctrl-C reports, then dies of SIGINT\n",
@@ -223,7 +226,7 @@ static int s_endpoint_check(const char *ep, bool *ipv6, char err[FMX_ERR_LEN])
 static int s_parse_args(fb_options_t *o, int argc, char **argv)
 {
     enum { O_ENDPOINT = 1, O_FEED, O_USERS, O_CLIENTS, O_DURATION, O_REQUESTS, O_DEADLINE, O_TIMEOUT, O_CONTEXT,
-           O_WARMUP, O_JSON, O_RATE, O_ARRIVAL, O_SEED };
+           O_WARMUP, O_JSON, O_RATE, O_ARRIVAL, O_SEED, O_LATE_AFTER };
     static const struct option opts[] = {
         {"endpoint", required_argument, NULL, O_ENDPOINT}, {"feed", required_argument, NULL, O_FEED},
         {"users", required_argument, NULL, O_USERS},       {"clients", required_argument, NULL, O_CLIENTS},
@@ -232,6 +235,7 @@ static int s_parse_args(fb_options_t *o, int argc, char **argv)
         {"context", required_argument, NULL, O_CONTEXT},   {"warmup", required_argument, NULL, O_WARMUP},
         {"json", no_argument, NULL, O_JSON},               {"rate", required_argument, NULL, O_RATE},
         {"arrival", required_argument, NULL, O_ARRIVAL},   {"seed", required_argument, NULL, O_SEED},
+        {"late-after-ms", required_argument, NULL, O_LATE_AFTER},
         {"help", no_argument, NULL, 'h'},                  {NULL, 0, NULL, 0},
     };
     const char *env = getenv("FEEDMIX_ENDPOINT");
@@ -266,6 +270,7 @@ static int s_parse_args(fb_options_t *o, int argc, char **argv)
         case O_REQUESTS: ok = s_opt_int("--requests", optarg, 1, INT64_C(1000000000000), &o->requests); break;
         case O_DEADLINE: ok = s_opt_int("--deadline-ms", optarg, 1, 60000, &o->deadline_ms); break;
         case O_TIMEOUT: ok = s_opt_int("--timeout-ms", optarg, 1, 3600000, &o->timeout_ms); break;
+        case O_LATE_AFTER: ok = s_opt_int("--late-after-ms", optarg, 1, 3600000, &o->late_after_ms); break;
         case O_WARMUP: ok = s_opt_double("--warmup", optarg, 0, 3600, &o->warmup_s); break;
         case O_RATE: ok = s_opt_double("--rate", optarg, 0.001, 1e6, &o->rate); break;
         case O_JSON: o->json = true; break;
@@ -532,6 +537,8 @@ static void s_on_reply(fb_t *b, uint32_t ci, const void *data, size_t len, uint6
     }
     const msgpack_object *root = &b->up.data;
     bool served = false;
+    /* Any answer, served or error, that came after the promise: the deadline plus a few ms. */
+    if (b->opt.late_after_ms && now - s->start_us > (uint64_t)b->opt.late_after_ms * 1000) st->over_deadline++;
     if (status.len == 2 && memcmp(status.ptr, "ok", 2) == 0) {
         st->ok++;
         served = true;
@@ -843,9 +850,9 @@ static void s_report(const fb_t *b, bool interrupted, FILE *out)
         if (st->other_codes)
             fprintf(out, "%s\"(other)\":%" PRIu64, st->n_codes ? "," : "", st->other_codes);
         fprintf(out,
-                "},\"timeouts\":%" PRIu64 ",\"late\":%" PRIu64 ",\"bad_replies\":%" PRIu64
+                "},\"over_deadline\":%" PRIu64 ",\"timeouts\":%" PRIu64 ",\"late\":%" PRIu64 ",\"bad_replies\":%" PRIu64
                 ",\"send_failures\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"unanswered\":%" PRIu64,
-                st->timeouts, st->late, st->bad_replies, st->send_failures, st->skipped, st->unanswered);
+                st->over_deadline, st->timeouts, st->late, st->bad_replies, st->send_failures, st->skipped, st->unanswered);
         fprintf(out, ",\"throughput_rps\":%.1f,\"served_rps\":%.1f,\"latency_us\":{", rps, served_rps);
         for (size_t i = 0; i < 4; i++)
             fprintf(out, "\"%s\":%" PRIu64 ",", qnames[i], qv[i]);
@@ -864,6 +871,8 @@ static void s_report(const fb_t *b, bool interrupted, FILE *out)
             "  requests    sent %" PRIu64 "  ok %" PRIu64 "  degraded %" PRIu64 "  errors %" PRIu64 "  timeouts %" PRIu64
             "\n",
             st->sent, st->ok, st->degraded, st->errors, st->timeouts);
+    if (o->late_after_ms)
+        fprintf(out, "  late        %" PRIu64 " answered after %" PRId64 " ms\n", st->over_deadline, o->late_after_ms);
     if (st->errors) {
         fputs("  errors by   ", out);
         for (size_t i = 0; i < st->n_codes; i++)
