@@ -96,8 +96,9 @@ static void s_wait_all_ready(s_run_t *r, int timeout_ms)
 /* The pid RUN/<stem>.pid names, 0 when the file is missing or not a number. */
 static pid_t s_pidfile(const s_run_t *r, const char *stem)
 {
-    char path[320];
-    snprintf(path, sizeof path, "%s/%s.pid", r->run, stem);
+    char path[sizeof r->run + 128 + 8];
+    int n = snprintf(path, sizeof path, "%s/%s.pid", r->run, stem);
+    assert_true(n > 0 && (size_t)n < sizeof path);
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
