@@ -66,6 +66,7 @@ typedef struct {
     uint64_t start_us, deadline_us;
     fmx_timer_t deadline_timer;
     size_t pending;          /* nodes not DONE */
+    char failover_node[128]; /* the required node whose failure switched to on_failure, or "" */
     size_t n_fallbacks;
 } fmx_run_t;
 
@@ -73,7 +74,7 @@ typedef struct {
     uint64_t requests, ok, degraded, errors, bad_requests, events;
     uint64_t tasks_dispatched, results, late_results, redispatches, fallbacks, queue_dropped;
     uint64_t replicas_registered, replicas_expired, reloads_ok, reloads_failed;
-    uint64_t plan_cache_hits, plan_cache_misses;
+    uint64_t plan_cache_hits, plan_cache_misses, failovers;
 } fmx_counters_t;
 
 struct fmx_broker {

@@ -19,6 +19,7 @@
 static const char s_empty_array[] = {(char)0x90};
 
 static void s_ready(fmx_broker_t *b, fmx_run_t *run, size_t i);
+static bool s_failover(fmx_broker_t *b, fmx_run_t *run, const char *node, const char *outcome);
 static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *result, const char *outcome);
 
 static fmx_run_t *s_run_of(fmx_broker_t *b, uint64_t id) {
@@ -73,7 +74,7 @@ static int s_pack_context(fmx_run_t *run) {
     fmx_mp_pack_cstr(&pk, "ranking_id");
     fmx_mp_pack_cstr(&pk, run->ranking_id);
     fmx_mp_pack_cstr(&pk, "feed");
-    fmx_mp_pack_strn(&pk, run->req.feed.ptr, run->req.feed.len);
+    fmx_mp_pack_cstr(&pk, run->res.feed->name); /* the feed served: the on_failure one after a failover */
     for (uint32_t i = 0; ctx && i < ctx->via.map.size; i++) {
         const msgpack_object *k = &ctx->via.map.ptr[i].key;
         if (s_reserved_context_key(k)) continue;
@@ -81,6 +82,19 @@ static int s_pack_context(fmx_run_t *run) {
         msgpack_pack_object(&pk, ctx->via.map.ptr[i].val);
     }
     return fmx_frame_from_sbuffer(&run->context, &sb);
+}
+
+/* "exp=variant,exp2=variant2" or "-", for log lines (truncated to cap). */
+static const char *s_variants(const fmx_run_t *run, char *buf, size_t cap) {
+    size_t n = 0;
+    buf[0] = '\0';
+    for (size_t e = 0; e < run->res.n_experiments && n + 1 < cap; e++) {
+        int w = snprintf(buf + n, cap - n, "%s%s=%s", e ? "," : "", run->res.experiments[e].experiment,
+                         run->res.experiments[e].variant);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+    return n ? buf : "-";
 }
 
 /* --- timers ------------------------------------------------------------------------------------ */
@@ -283,14 +297,20 @@ static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *res
 
 static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome) {
     const fmx_plan_node_t *pn = &run->plan->nodes[i];
-    fmx_log_info("request %s node %s (%s): %s, fallback %s", run->request_id, pn->name, pn->type, outcome,
+    char variants[256];
+    fmx_log_info("request %s ranking %s experiments %s node %s (%s): %s, fallback %s", run->request_id,
+                 run->ranking_id, s_variants(run, variants, sizeof variants), pn->name, pn->type, outcome,
                  pn->required ? "none (required)" : fmx_fallback_kind_name(pn->fallback));
     if (pn->required) {
+        char node[sizeof run->failover_node];
+        snprintf(node, sizeof node, "%s", pn->name); /* the plan goes away if we fail over */
+        if (s_failover(b, run, node, outcome)) return;
+        pn = NULL;
         fmx_error_code_t code = strcmp(outcome, "timeout") == 0     ? FMX_CODE_DEADLINE_EXCEEDED
                                 : strcmp(outcome, "overloaded") == 0 ? FMX_CODE_OVERLOADED
                                                                      : FMX_CODE_INTERNAL;
         char msg[FMX_ERR_LEN + 64];
-        snprintf(msg, sizeof msg, "required node '%s' failed: %s", pn->name, outcome);
+        snprintf(msg, sizeof msg, "required node '%s' failed: %s", node, outcome);
         b->counters.errors++;
         fmx_broker_reply_error(b, run->client, run->client_len,
                                (fmx_str_t){run->request_id, strlen(run->request_id)}, code, msg);
@@ -407,9 +427,10 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
     }
 
     size_t n_nodes = run->plan->n_nodes;
-    const char **fallbacks = calloc(n_nodes ? n_nodes : 1, sizeof *fallbacks);
+    const char **fallbacks = calloc(n_nodes + 1, sizeof *fallbacks);
     fmx_trace_entry_t *trace = run->req.debug ? calloc(n_nodes ? n_nodes : 1, sizeof *trace) : NULL;
     size_t n_fallbacks = 0, n_trace = 0;
+    if (fallbacks && run->failover_node[0]) fallbacks[n_fallbacks++] = run->failover_node; /* the feed failed over */
     for (size_t i = 0; fallbacks && i < n_nodes; i++) {
         const fmx_node_run_t *n = &run->nodes[i];
         bool fell_back = n->state == FMX_NODE_DONE && n->outcome && strcmp(n->outcome, "ok") != 0;
@@ -437,7 +458,7 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
         .status = n_fallbacks ? "degraded" : "ok",
         .request_id = {run->request_id, strlen(run->request_id)},
         .ranking_id = {run->ranking_id, strlen(run->ranking_id)},
-        .feed = run->req.feed,
+        .feed = {run->res.feed->name, strlen(run->res.feed->name)},
         .items = items,
         .items_len = items_len,
         .experiment_names = exp_names,
@@ -463,8 +484,13 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
             b->counters.ok++;
         fmx_broker_reply(b, run->client, run->client_len, &sb);
     }
-    fmx_log_debug("request %s feed %.*s: %s in %" PRIu64 " us", run->request_id, (int)run->req.feed.len,
-                  run->req.feed.ptr, reply.status, fmx_clock_now_us() - run->start_us);
+    if (fmx_log_level <= FMX_LOG_DEBUG) {
+        char variants[256];
+        fmx_log_debug("request %s ranking %s feed %.*s user %.*s experiments %s: %s in %" PRIu64 " us",
+                      run->request_id, run->ranking_id, (int)run->req.feed.len, run->req.feed.ptr,
+                      (int)run->req.user_id.len, run->req.user_id.ptr, s_variants(run, variants, sizeof variants),
+                      reply.status, fmx_clock_now_us() - run->start_us);
+    }
     free(sliced);
     free(fallbacks);
     free(trace);
@@ -473,11 +499,12 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
 
 /* --- start ------------------------------------------------------------------------------------- */
 
-int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_error_code_t *code) {
-    fmx_req_context_init(&run->ctx, run->req.user_id, (fmx_str_t){run->request_id, strlen(run->request_id)},
-                         run->req.feed, run->req.context, (int64_t)time(NULL));
-    if (fmx_config_resolve(run->config, run->req.feed, run->req.user_id, run->req.params, fmx_req_context_lookup,
-                           &run->ctx, &run->res, code, err) != 0)
+/* Resolves `feed` for this request and makes its plan ready to run: nodes, the context frame,
+ * downstream reserves and the request's deadline timer. The deadline is set once, from the
+ * request or the first feed: a failover feed runs in what is left of it. */
+static int s_prepare(fmx_broker_t *b, fmx_run_t *run, fmx_str_t feed, char err[FMX_ERR_LEN], fmx_error_code_t *code) {
+    if (fmx_config_resolve(run->config, feed, run->req.user_id, run->req.params, fmx_req_context_lookup, &run->ctx,
+                           &run->res, code, err) != 0)
         return -1;
     /* The request's `limit` (a protocol field) sets the feed's `limit` parameter when it has one. */
     if (run->req.limit > 0 && fmx_value_map_get(run->res.feed->params, "limit")) {
@@ -499,8 +526,10 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
         *code = FMX_CODE_INTERNAL;
         return fmx_err(err, "out of memory starting the request");
     }
-    uint64_t deadline_ms = run->req.deadline_ms > 0 ? (uint64_t)run->req.deadline_ms : run->plan->deadline_ms;
-    run->deadline_us = run->start_us + deadline_ms * 1000u;
+    if (!run->deadline_us) {
+        uint64_t deadline_ms = run->req.deadline_ms > 0 ? (uint64_t)run->req.deadline_ms : run->plan->deadline_ms;
+        run->deadline_us = run->start_us + deadline_ms * 1000u;
+    }
     run->pending = run->plan->n_nodes;
     for (size_t i = 0; i < run->plan->n_nodes; i++) {
         const fmx_plan_node_t *pn = &run->plan->nodes[i];
@@ -535,14 +564,72 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
         *code = FMX_CODE_INTERNAL;
         return fmx_err(err, "out of memory starting the request");
     }
-    /* Kick off every source node. The request may finish inside this loop (all sources failing
-     * with fallbacks straight to the output), which releases the run: stop touching it then. */
+    return 0;
+}
+
+/* Kicks off every source node. The request may finish inside this loop (all sources failing
+ * with fallbacks straight to the output), which releases the run: stop touching it then. */
+static void s_kick(fmx_broker_t *b, fmx_run_t *run) {
     uint32_t gen = run->gen;
     for (size_t i = 0; run->active && run->gen == gen && i < run->plan->n_nodes; i++)
-        if (run->plan->nodes[i].n_inputs == 0 && run->nodes[i].state == FMX_NODE_WAITING &&
-            !run->nodes[i].ready_us)
+        if (run->plan->nodes[i].n_inputs == 0 && run->nodes[i].state == FMX_NODE_WAITING && !run->nodes[i].ready_us)
             s_ready(b, run, i);
+}
+
+int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_error_code_t *code) {
+    fmx_req_context_init(&run->ctx, run->req.user_id, (fmx_str_t){run->request_id, strlen(run->request_id)},
+                         run->req.feed, run->req.context, (int64_t)time(NULL));
+    if (s_prepare(b, run, run->req.feed, err, code) != 0) return -1;
+    s_kick(b, run);
     return 0;
+}
+
+/* Abandons the running plan: timers cancelled, outputs dropped, and a new generation, so results
+ * still in flight for it are late when they come. The run itself stays active. */
+static void s_abandon_plan(fmx_broker_t *b, fmx_run_t *run) {
+    if (run->deadline_timer) fmx_timers_cancel(b->timers, run->deadline_timer);
+    run->deadline_timer = 0;
+    for (size_t i = 0; run->nodes && i < run->plan->n_nodes; i++) {
+        if (run->nodes[i].timer) fmx_timers_cancel(b->timers, run->nodes[i].timer);
+        if (run->nodes[i].state == FMX_NODE_DONE) zmq_msg_close(&run->nodes[i].result);
+    }
+    free(run->nodes);
+    run->nodes = NULL;
+    fmx_config_bound_free(run->plan, &run->bound);
+    if (run->plan_owned) {
+        fmx_plan_t *owned = (fmx_plan_t *)run->plan;
+        fmx_plan_destroy(&owned);
+    }
+    run->plan = NULL;
+    run->plan_owned = false;
+    zmq_msg_close(&run->context);
+    zmq_msg_init(&run->context);
+    run->gen++;
+}
+
+/* A required node failed: serve the feed's `on_failure` feed in what is left of the deadline,
+ * once. Returns true when the failover feed is running (or has already answered). */
+static bool s_failover(fmx_broker_t *b, fmx_run_t *run, const char *node, const char *outcome) {
+    const char *alt = run->res.feed->on_failure;
+    if (!alt || run->failover_node[0]) return false;
+    snprintf(run->failover_node, sizeof run->failover_node, "%s", node);
+    fmx_log_info("request %s: required node %s failed (%s): serving on_failure feed %s", run->request_id, node,
+                 outcome, alt);
+    fmx_str_t feed = {alt, strlen(alt)}; /* borrowed from the snapshot the run holds */
+    s_abandon_plan(b, run);
+    char err[FMX_ERR_LEN];
+    fmx_error_code_t code;
+    if (s_prepare(b, run, feed, err, &code) != 0) {
+        fmx_log_warn("request %s: on_failure feed %s cannot run: %s", run->request_id, alt, err);
+        b->counters.errors++;
+        fmx_broker_reply_error(b, run->client, run->client_len,
+                               (fmx_str_t){run->request_id, strlen(run->request_id)}, code, err);
+        fmx_run_release(b, run);
+        return true;
+    }
+    b->counters.failovers++;
+    s_kick(b, run);
+    return true;
 }
 
 void fmx_exec_abort_all(fmx_broker_t *b) {

@@ -194,6 +194,36 @@ static void test_downstream_reserve(void **state) {
     h_wait_exit(h, bad, 5000, NULL);
 }
 
+/* A required node fails: the feed's on_failure feed is served, on time, and the reply says so. */
+static void test_on_failure_feed(void **state) {
+    h_t *h = *state;
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    assert_true(h_start_actor(h, "retrieve", NULL, NULL) > 0);
+    const char *const hang[] = {"--inject", "hang", NULL};
+    pid_t bad = h_start_actor(h, "hydrate", "faulty", hang);
+    const char *types[] = {"layout", "retrieve", "hydrate"};
+    for (int i = 0; i < 3; i++) assert_int_equal(h_wait_ready(h, types[i], 1, 10000), 0);
+    h_reply_t r;
+    int64_t ms;
+    s_request(h, "fm_failover", &r, &ms);
+    if (!h_status_is(&r, "degraded")) h_print("reply", r.root);
+    assert_true(ms <= DEADLINE_MS + 5);
+    assert_true(h_status_is(&r, "degraded"));
+    assert_true(h_str_eq(h_get(r.root, "feed"), "fm_backup")); /* the feed served */
+    const msgpack_object *fb = h_get(r.root, "fallbacks");
+    assert_int_equal(fb->via.array.size, 1);
+    assert_true(h_str_eq(&fb->via.array.ptr[0], "hyd"));
+    assert_int_equal(h_get(r.root, "items")->via.array.size, 3); /* fm_backup's limit */
+    h_reply_fini(&r);
+    h_reply_t st;
+    assert_int_equal(h_admin(h, "stats", 2000, &st), 0);
+    assert_int_equal(h_get_int(h_get(st.root, "counters"), "failovers"), 1);
+    h_reply_fini(&st);
+    h_kill(bad, SIGKILL);
+    h_wait_exit(h, bad, 5000, NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_late, h_test_teardown),
@@ -203,6 +233,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_garbage, h_test_teardown),
         cmocka_unit_test_teardown(test_sigstop_then_sigcont, h_test_teardown),
         cmocka_unit_test_teardown(test_downstream_reserve, h_test_teardown),
+        cmocka_unit_test_teardown(test_on_failure_feed, h_test_teardown),
     };
     return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
