@@ -33,7 +33,7 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     }
     const fmx_counters_t *c = &b->counters;
     fmx_mp_pack_cstr(pk, "counters");
-    msgpack_pack_map(pk, 19);
+    msgpack_pack_map(pk, 21);
     s_kv(pk, "requests", c->requests);
     s_kv(pk, "ok", c->ok);
     s_kv(pk, "degraded", c->degraded);
@@ -53,6 +53,8 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     s_kv(pk, "plan_cache_hits", c->plan_cache_hits);
     s_kv(pk, "plan_cache_misses", c->plan_cache_misses);
     s_kv(pk, "failovers", c->failovers);
+    s_kv(pk, "hedges", c->hedges);
+    s_kv(pk, "extra_denied", c->extra_denied);
     fmx_mp_pack_cstr(pk, "feeds");
     const fmx_feedset_t *feeds = fmx_config_feeds(b->cfg);
     size_t n_feeds = fmx_feedset_count(feeds);

@@ -133,9 +133,12 @@ void fmx_broker_remove_replica(fmx_broker_t *b, fmx_replica_t *replica, const ch
     uint64_t local[64];
     uint64_t *ids = replica->inflight <= 64 ? local : malloc(replica->inflight * sizeof *ids);
     if (!ids) fmx_log_error("out of memory removing replica %s; its tasks fall back at their deadlines", replica->name);
+    /* Re-dispatch only after removal, so the task cannot go back to this replica; the pointer is
+     * passed for identity only and is not dereferenced once freed. */
+    const fmx_replica_t *dead = replica;
     size_t n = fmx_registry_remove(b->registry, replica, ids);
     b->counters.replicas_expired++;
-    if (n) fmx_exec_orphaned(b, ids, n, why);
+    if (n) fmx_exec_orphaned(b, dead, ids, n, why);
     if (ids != local) free(ids);
 }
 
@@ -183,6 +186,7 @@ void fmx_run_release(fmx_broker_t *b, fmx_run_t *run) {
     if (run->nodes) {
         for (size_t i = 0; i < run->plan->n_nodes; i++) {
             if (run->nodes[i].timer) fmx_timers_cancel(b->timers, run->nodes[i].timer);
+            if (run->nodes[i].hedge_timer) fmx_timers_cancel(b->timers, run->nodes[i].hedge_timer);
             if (run->nodes[i].state == FMX_NODE_DONE) zmq_msg_close(&run->nodes[i].result);
         }
         free(run->nodes);
@@ -437,6 +441,7 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
         goto fail;
     }
     b->started_us = fmx_clock_now_us();
+    b->extra_tokens = 1000; /* a full bucket: 100 extra tasks of burst */
     if (!fmx_timers_add(b->timers, b->started_us + (uint64_t)config->heartbeat_ms * 1000u, s_heartbeat_timer, b, 0)) {
         fmx_err(err, "out of memory");
         goto fail;

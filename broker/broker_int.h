@@ -42,6 +42,9 @@ typedef struct {
     fmx_timer_t timer;
     zmq_msg_t result;        /* valid when state == DONE */
     fmx_replica_t *replica;  /* running it; valid while RUNNING (removal re-dispatches first) */
+    fmx_replica_t *hedge_replica; /* running the hedge copy, or NULL */
+    uint8_t copies;          /* copies in flight (2 while hedged) */
+    fmx_timer_t hedge_timer;
     int64_t actor_pid;
     char actor[FMX_REPLICA_NAME_MAX]; /* replica name for the trace */
 } fmx_node_run_t;
@@ -74,7 +77,7 @@ typedef struct {
     uint64_t requests, ok, degraded, errors, bad_requests, events;
     uint64_t tasks_dispatched, results, late_results, redispatches, fallbacks, queue_dropped;
     uint64_t replicas_registered, replicas_expired, reloads_ok, reloads_failed;
-    uint64_t plan_cache_hits, plan_cache_misses, failovers;
+    uint64_t plan_cache_hits, plan_cache_misses, failovers, hedges, extra_denied;
 } fmx_counters_t;
 
 struct fmx_broker {
@@ -94,6 +97,7 @@ struct fmx_broker {
     uint64_t started_us;
     fmx_counters_t counters;
     msgpack_zone zone;        /* scratch for decoding actor headers */
+    uint32_t extra_tokens;    /* hedges and retries share it, in tenths of a task (see exec.c) */
 };
 
 /* exec.c */
@@ -101,7 +105,8 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
 void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *identity, size_t identity_len,
                         uint64_t task_id, bool ok, fmx_str_t error, zmq_msg_t *output);
 void fmx_exec_on_capacity(fmx_broker_t *b, uint32_t type_index);
-void fmx_exec_orphaned(fmx_broker_t *b, const uint64_t *task_ids, size_t n, const char *why);
+void fmx_exec_orphaned(fmx_broker_t *b, const fmx_replica_t *dead, const uint64_t *task_ids, size_t n,
+                       const char *why);
 void fmx_exec_abort_all(fmx_broker_t *b);
 
 /* broker.c */

@@ -97,6 +97,26 @@ static const char *s_variants(const fmx_run_t *run, char *buf, size_t cap) {
     return n ? buf : "-";
 }
 
+/* --- hedges and retries -------------------------------------------------------------------------
+ * They share one budget so they cannot amplify an overload: every first dispatch earns a tenth
+ * of a token, a hedge or a retry costs a whole one (at most ~10 % extra tasks), and the bucket
+ * holds 100 tokens of burst for a replica dying with its tasks in flight. */
+
+#define S_TOKENS_MAX 1000 /* tenths */
+
+static void s_earn_token(fmx_broker_t *b) {
+    if (b->extra_tokens < S_TOKENS_MAX) b->extra_tokens++;
+}
+
+static bool s_spend_token(fmx_broker_t *b) {
+    if (b->extra_tokens < 10) {
+        b->counters.extra_denied++;
+        return false;
+    }
+    b->extra_tokens -= 10;
+    return true;
+}
+
 /* --- timers ------------------------------------------------------------------------------------ */
 
 static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome);
@@ -137,17 +157,29 @@ static void s_run_timer(void *arg, uint64_t task_id, uint64_t now_us) {
 
 /* --- dispatch ---------------------------------------------------------------------------------- */
 
+static void s_hedge_timer(void *arg, uint64_t task_id, uint64_t now_us);
+
 static void s_send(fmx_broker_t *b, fmx_run_t *run, size_t i, fmx_replica_t *replica, uint64_t now) {
     fmx_node_run_t *n = &run->nodes[i];
+    const fmx_plan_node_t *pn = &run->plan->nodes[i];
     uint64_t task_id = s_task_id(b, run, i);
     if (fmx_registry_task_begin(b->registry, replica, task_id) != 0) {
         s_fail(b, run, i, "error");
         return;
     }
+    if (n->attempt == 0) s_earn_token(b);
     n->state = FMX_NODE_RUNNING;
     n->attempt++;
     n->dispatch_us = now;
     n->replica = replica;
+    n->copies = 1;
+    /* Hedge: a second copy to another replica if this one is slower than the node allows. */
+    uint64_t hedge_us = pn->def && pn->def->hedge_after_ms ? (uint64_t)pn->def->hedge_after_ms * 1000u
+                        : pn->def && pn->def->hedge_percentile
+                            ? fmx_registry_latency_percentile(b->registry, n->type_index, pn->def->hedge_percentile)
+                            : 0;
+    if (hedge_us && !n->hedge_timer && now + hedge_us < n->deadline_us)
+        n->hedge_timer = fmx_timers_add(b->timers, now + hedge_us, s_hedge_timer, b, task_id);
     n->actor_pid = replica->pid;
     snprintf(n->actor, sizeof n->actor, "%s", replica->name);
     b->counters.tasks_dispatched++;
@@ -176,6 +208,27 @@ static void s_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i) {
         return;
     }
     n->state = FMX_NODE_QUEUED;
+}
+
+static void s_hedge_timer(void *arg, uint64_t task_id, uint64_t now_us) {
+    fmx_broker_t *b = arg;
+    fmx_run_t *run = s_run_of(b, task_id);
+    if (!run) return;
+    size_t i = FMX_TASK_NODE(task_id);
+    fmx_node_run_t *n = &run->nodes[i];
+    n->hedge_timer = 0;
+    if (n->state != FMX_NODE_RUNNING || n->copies != 1) return;
+    fmx_replica_t *other = fmx_registry_pick_other(b->registry, n->type_index, now_us, n->replica);
+    if (!other || !s_spend_token(b)) return;
+    if (fmx_registry_task_begin(b->registry, other, task_id) != 0) return;
+    n->hedge_replica = other;
+    n->copies = 2;
+    n->attempt++;
+    b->counters.hedges++;
+    b->counters.tasks_dispatched++;
+    fmx_log_debug("request %s node %s: hedging to replica %s", run->request_id, run->plan->nodes[i].name, other->name);
+    if (fmx_broker_send_task(b, other, run, i, task_id, n->deadline_us > now_us ? n->deadline_us - now_us : 0) != 0)
+        fmx_broker_remove_replica(b, other, "unreachable");
 }
 
 void fmx_exec_on_capacity(fmx_broker_t *b, uint32_t type_index) {
@@ -278,6 +331,10 @@ static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *res
         fmx_timers_cancel(b->timers, n->timer);
         n->timer = 0;
     }
+    if (n->hedge_timer) {
+        fmx_timers_cancel(b->timers, n->hedge_timer);
+        n->hedge_timer = 0;
+    }
     n->state = FMX_NODE_DONE;
     n->done_us = fmx_clock_now_us();
     n->outcome = outcome;
@@ -356,6 +413,10 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *
     size_t i = FMX_TASK_NODE(task_id);
     if (!was_inflight || !run || run->nodes[i].state != FMX_NODE_RUNNING) {
         b->counters.late_results++;
+    } else if (!ok && run->nodes[i].copies > 1) {
+        run->nodes[i].copies--; /* the other copy may still answer */
+        if (run->nodes[i].replica == replica) run->nodes[i].replica = run->nodes[i].hedge_replica;
+        run->nodes[i].hedge_replica = NULL;
     } else if (!ok) {
         fmx_log_warn("request %s node %s: actor %s (pid %" PRId64 ") failed: %.*s", run->request_id,
                      run->plan->nodes[i].name, replica->name, replica->pid, (int)error.len, error.ptr);
@@ -380,17 +441,26 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *
     fmx_exec_on_capacity(b, type_index);
 }
 
-void fmx_exec_orphaned(fmx_broker_t *b, const uint64_t *task_ids, size_t n, const char *why) {
+void fmx_exec_orphaned(fmx_broker_t *b, const fmx_replica_t *dead, const uint64_t *task_ids, size_t n,
+                       const char *why) {
     uint64_t now = fmx_clock_now_us();
     for (size_t k = 0; k < n; k++) {
         fmx_run_t *run = s_run_of(b, task_ids[k]);
         size_t i = FMX_TASK_NODE(task_ids[k]);
         if (!run || run->nodes[i].state != FMX_NODE_RUNNING) continue;
-        run->nodes[i].replica = NULL; /* being freed */
+        fmx_node_run_t *nd = &run->nodes[i];
+        /* Forget the dead replica (it is being freed); a hedge copy elsewhere keeps the node alive. */
+        if (nd->replica == dead) nd->replica = nd->hedge_replica;
+        nd->hedge_replica = NULL;
+        if (nd->copies > 1) {
+            nd->copies--;
+            continue;
+        }
+        nd->replica = NULL;
         fmx_log_info("request %s node %s: replica %s, re-dispatching attempt %u", run->request_id,
-                     run->plan->nodes[i].name, why, run->nodes[i].attempt + 1);
-        if (run->nodes[i].deadline_us <= now + 1000) {
-            s_fail(b, run, i, "timeout");
+                     run->plan->nodes[i].name, why, nd->attempt + 1);
+        if (nd->deadline_us <= now + 1000 || !s_spend_token(b)) {
+            s_fail(b, run, i, nd->deadline_us <= now + 1000 ? "timeout" : "error");
             continue;
         }
         b->counters.redispatches++;
@@ -591,6 +661,7 @@ static void s_abandon_plan(fmx_broker_t *b, fmx_run_t *run) {
     run->deadline_timer = 0;
     for (size_t i = 0; run->nodes && i < run->plan->n_nodes; i++) {
         if (run->nodes[i].timer) fmx_timers_cancel(b->timers, run->nodes[i].timer);
+        if (run->nodes[i].hedge_timer) fmx_timers_cancel(b->timers, run->nodes[i].hedge_timer);
         if (run->nodes[i].state == FMX_NODE_DONE) zmq_msg_close(&run->nodes[i].result);
     }
     free(run->nodes);

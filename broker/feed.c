@@ -20,7 +20,8 @@
 #define S_DEFAULT_DEADLINE_MS 150
 
 static const char s_top_keys[] = "feed, params, context, deadline_ms, on_failure, nodes, output";
-static const char s_node_keys[] = "type, subfeed, inputs, params, budget_ms, fallback, required, when";
+static const char s_node_keys[] =
+    "type, subfeed, inputs, params, budget_ms, fallback, required, when, hedge_after_ms, hedge";
 
 /* Every string in v must have well-formed templates. */
 static int s_check_templates(const fmx_yaml_ctx_t *L, const fmx_value_t *v, const char *what) {
@@ -280,7 +281,7 @@ static int s_node_inputs(const fmx_yaml_ctx_t *L, fmx_feed_node_t *n, s_nodepos_
 /* One node from its key and body. L->name is set by the caller. */
 static int s_node(const fmx_yaml_ctx_t *L, fmx_feed_node_t *n, s_nodepos_t *pos, const fmx_yaml_t *body) {
     const fmx_yaml_t *y_type = NULL, *y_sub = NULL, *y_inputs = NULL, *y_params = NULL, *y_budget = NULL,
-                     *y_fallback = NULL, *y_required = NULL, *y_when = NULL;
+                     *y_fallback = NULL, *y_required = NULL, *y_when = NULL, *y_hedge_after = NULL, *y_hedge = NULL;
     const fmx_yaml_t *k_sub = NULL, *k_params = NULL;
     if (body->kind != FMX_YAML_MAP) return fmx_yaml_fail_at(L, body, "a node must be a map of %s", s_node_keys);
     for (size_t i = 0; i < body->n; i++) {
@@ -302,6 +303,10 @@ static int s_node(const fmx_yaml_ctx_t *L, fmx_feed_node_t *n, s_nodepos_t *pos,
             y_required = v;
         else if (!strcmp(t, "when"))
             y_when = v;
+        else if (!strcmp(t, "hedge_after_ms"))
+            y_hedge_after = v;
+        else if (!strcmp(t, "hedge"))
+            y_hedge = v;
         else
             return fmx_yaml_fail_at(L, k, "unknown key '%.64s' (allowed: %s)", t, s_node_keys);
     }
@@ -352,6 +357,22 @@ static int s_node(const fmx_yaml_ctx_t *L, fmx_feed_node_t *n, s_nodepos_t *pos,
                                      schema->name);
     }
     if (y_budget && s_positive_ms(L, y_budget, "budget_ms", &n->budget_ms) != 0) return -1;
+    if (y_hedge_after || y_hedge) {
+        if (!y_type) return fmx_yaml_fail_at(L, y_hedge ? y_hedge : y_hedge_after, "a subfeed node cannot hedge");
+        if (y_hedge_after && y_hedge)
+            return fmx_yaml_fail_at(L, y_hedge, "use `hedge_after_ms` or `hedge`, not both");
+        if (y_hedge_after && s_positive_ms(L, y_hedge_after, "hedge_after_ms", &n->hedge_after_ms) != 0) return -1;
+        if (y_hedge) {
+            /* "p50".."p99": hedge once the first copy has taken longer than that percentile of the
+             * type's recent latencies */
+            const char *t = y_hedge->kind == FMX_YAML_SCALAR ? y_hedge->text : "";
+            char *end;
+            long pct = t[0] == 'p' ? strtol(t + 1, &end, 10) : 0;
+            if (t[0] != 'p' || end == t + 1 || *end || pct < 50 || pct > 99)
+                return fmx_yaml_fail_at(L, y_hedge, "hedge must be a percentile p50..p99 (e.g. p95)");
+            n->hedge_percentile = (uint8_t)pct;
+        }
+    }
     if (y_fallback) {
         if (s_node_fallback(L, n, y_fallback) != 0) return -1;
         if (n->fallback == FMX_FALLBACK_PASSTHROUGH && n->n_inputs == 0)

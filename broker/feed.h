@@ -43,6 +43,8 @@ typedef struct {
     size_t n_inputs;
     fmx_value_t *params;         /* a map; never NULL (empty map when absent) */
     uint32_t budget_ms;          /* 0 when absent: bounded by the request deadline only */
+    uint32_t hedge_after_ms;     /* > 0: a second copy to another replica after this long */
+    uint8_t hedge_percentile;    /* 50..99: hedge after that percentile of the type's latency; 0 off */
     fmx_fallback_kind_t fallback;
     fmx_value_t *fallback_items; /* `static`: the list of entities from `fallback: {static: [...]}` */
     bool required;

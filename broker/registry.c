@@ -211,12 +211,17 @@ static int s_less_loaded(const fmx_replica_t *a, const fmx_replica_t *b) {
 }
 
 fmx_replica_t *fmx_registry_pick(fmx_registry_t *self, uint32_t type_index, uint64_t now_us) {
+    return fmx_registry_pick_other(self, type_index, now_us, NULL);
+}
+
+fmx_replica_t *fmx_registry_pick_other(fmx_registry_t *self, uint32_t type_index, uint64_t now_us,
+                                       const fmx_replica_t *exclude) {
     if (type_index >= self->n_types) return NULL;
     const fmx_type_t *t = &self->types[type_index];
     fmx_replica_t *best = NULL, *best_ejected = NULL;
     for (size_t i = 0; i < t->n_replicas; i++) {
         fmx_replica_t *r = t->replicas[i];
-        if (r->inflight >= r->capacity) continue;
+        if (r->inflight >= r->capacity || r == exclude) continue;
         fmx_replica_t **slot = r->ejected_until > now_us ? &best_ejected : &best;
         if (!*slot || s_less_loaded(r, *slot)) *slot = r;
     }
@@ -264,6 +269,24 @@ void fmx_registry_note_latency(fmx_registry_t *self, uint32_t type_index, uint64
     fmx_type_t *t = &self->types[type_index];
     /* The first sample seeds it; then 7/8 old + 1/8 new, as TCP smooths round-trip times. */
     t->latency_us = t->latency_us ? t->latency_us - t->latency_us / 8 + us / 8 : us;
+    t->recent_us[t->next_recent] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+    t->next_recent = (t->next_recent + 1) % FMX_LATENCY_SAMPLES;
+    if (t->n_recent < FMX_LATENCY_SAMPLES) t->n_recent++;
+}
+
+static int s_cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint64_t fmx_registry_latency_percentile(const fmx_registry_t *self, uint32_t type_index, unsigned pct) {
+    if (type_index >= self->n_types || pct == 0 || pct > 99) return 0;
+    const fmx_type_t *t = &self->types[type_index];
+    if (t->n_recent < 16) return 0;
+    uint32_t sorted[FMX_LATENCY_SAMPLES];
+    memcpy(sorted, t->recent_us, t->n_recent * sizeof *sorted);
+    qsort(sorted, t->n_recent, sizeof *sorted, s_cmp_u32);
+    return sorted[(t->n_recent - 1) * pct / 100];
 }
 
 void fmx_registry_each(const fmx_registry_t *self, void (*fn)(void *arg, fmx_replica_t *r), void *arg) {

@@ -17,6 +17,8 @@
 
 typedef struct fmx_registry fmx_registry_t;
 
+#define FMX_LATENCY_SAMPLES 64
+
 typedef struct fmx_replica {
     uint8_t identity[FMX_IDENTITY_MAX];
     size_t identity_len;
@@ -47,6 +49,8 @@ typedef struct {
     uint64_t capacity;     /* sum over replicas */
     uint64_t inflight;     /* sum over replicas */
     uint64_t latency_us;   /* smoothed dispatch-to-result time (EWMA, 1/8); 0 until measured */
+    uint32_t recent_us[FMX_LATENCY_SAMPLES]; /* the last samples, a ring, for percentiles */
+    uint32_t n_recent, next_recent;
 } fmx_type_t;
 
 fmx_registry_t *fmx_registry_new(void);
@@ -91,8 +95,13 @@ void fmx_registry_note_success(fmx_registry_t *self, fmx_replica_t *replica);
 int fmx_registry_task_begin(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
 int fmx_registry_task_end(fmx_registry_t *self, fmx_replica_t *replica, uint64_t task_id);
 
-/* Folds one dispatch-to-result time into the type's smoothed latency. */
+/* Folds one dispatch-to-result time into the type's smoothed latency and its recent samples. */
 void fmx_registry_note_latency(fmx_registry_t *self, uint32_t type_index, uint64_t us);
+/* The pct-th percentile (1..99) of the type's recent latencies, or 0 with fewer than 16 samples. */
+uint64_t fmx_registry_latency_percentile(const fmx_registry_t *self, uint32_t type_index, unsigned pct);
+/* As fmx_registry_pick, but never `exclude` (a hedge goes to another replica). */
+fmx_replica_t *fmx_registry_pick_other(fmx_registry_t *self, uint32_t type_index, uint64_t now_us,
+                                       const fmx_replica_t *exclude);
 
 /* Calls fn for every replica (removal inside fn is not allowed). */
 void fmx_registry_each(const fmx_registry_t *self, void (*fn)(void *arg, fmx_replica_t *r), void *arg);

@@ -224,6 +224,75 @@ static void test_on_failure_feed(void **state) {
     h_wait_exit(h, bad, 5000, NULL);
 }
 
+/* A hedged node: when its first copy sits on a slow replica, a second copy on another replica
+ * answers, and the slow one's answer is dropped as late. */
+static void test_hedge(void **state) {
+    h_t *h = *state;
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    const char *const slow[] = {"--inject", "delay=300", NULL};
+    pid_t s1 = h_start_actor(h, "retrieve", "slow", slow);
+    assert_true(s1 > 0);
+    assert_int_equal(h_wait_ready(h, "retrieve", 1, 10000), 0); /* registered first: picked first on ties */
+    assert_true(h_start_actor(h, "retrieve", "fast", NULL) > 0);
+    assert_int_equal(h_wait_ready(h, "retrieve", 2, 10000), 0);
+    assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+    for (int i = 0; i < 6; i++) {
+        h_reply_t r;
+        int64_t ms;
+        s_request(h, "fm_hedge", &r, &ms);
+        if (!h_status_is(&r, "ok") || ms >= 200) {
+            h_print("reply", r.root);
+            fail_msg("request %d: %lld ms (the slow replica takes 300)", i, (long long)ms);
+        }
+        h_reply_fini(&r);
+    }
+    h_reply_t st;
+    assert_int_equal(h_admin(h, "stats", 2000, &st), 0);
+    int64_t hedges = h_get_int(h_get(st.root, "counters"), "hedges");
+    h_reply_fini(&st);
+    assert_true(hedges >= 1);
+    h_kill(s1, SIGKILL); /* its late answers may still be pending: no graceful drain needed */
+    h_wait_exit(h, s1, 5000, NULL);
+}
+
+/* Hedges share a budget with retries: at most a tenth of first dispatches plus a 100-task
+ * burst, however much every task would like a second copy. */
+static void test_hedge_budget(void **state) {
+    h_t *h = *state;
+    s_start_broker(h);
+    assert_true(h_start_actor(h, "layout", NULL, NULL) > 0);
+    const char *const slow[] = {"--inject", "delay=5", NULL};
+    assert_true(h_start_actor(h, "retrieve", "r1", slow) > 0);
+    assert_true(h_start_actor(h, "retrieve", "r2", slow) > 0);
+    assert_int_equal(h_wait_ready(h, "retrieve", 2, 10000), 0);
+    assert_int_equal(h_wait_ready(h, "layout", 1, 10000), 0);
+    h_client_t *c = h_client_new(h, h->front);
+    assert_non_null(c);
+    const int n = 400;
+    for (int i = 0; i < n; i++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        h_pack_map(&sb, "feed", 's', "fm_hedge_always", "user_id", 'i', USER, NULL);
+        h_reply_t r;
+        assert_int_equal(h_call(c, sb.data, sb.size, 5000, &r), 0);
+        msgpack_sbuffer_destroy(&sb);
+        assert_true(h_status_is(&r, "ok"));
+        h_reply_fini(&r);
+    }
+    h_client_destroy(&c);
+    h_reply_t st;
+    assert_int_equal(h_admin(h, "stats", 2000, &st), 0);
+    int64_t hedges = h_get_int(h_get(st.root, "counters"), "hedges");
+    int64_t denied = h_get_int(h_get(st.root, "counters"), "extra_denied");
+    h_reply_fini(&st);
+    fprintf(stderr, "%d requests: %lld hedges, %lld refused by the budget\n", n, (long long)hedges, (long long)denied);
+    /* src and out each earn a tenth on first dispatch: 2n/10 tokens plus the 100-token burst */
+    assert_true(hedges <= 2 * n / 10 + 100);
+    assert_true(hedges >= 100);
+    assert_true(denied >= 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_late, h_test_teardown),
@@ -234,6 +303,8 @@ int main(void) {
         cmocka_unit_test_teardown(test_sigstop_then_sigcont, h_test_teardown),
         cmocka_unit_test_teardown(test_downstream_reserve, h_test_teardown),
         cmocka_unit_test_teardown(test_on_failure_feed, h_test_teardown),
+        cmocka_unit_test_teardown(test_hedge, h_test_teardown),
+        cmocka_unit_test_teardown(test_hedge_budget, h_test_teardown),
     };
     return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }

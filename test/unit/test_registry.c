@@ -155,11 +155,35 @@ static void test_outlier_ejection(void **state) {
     fmx_registry_destroy(&r);
 }
 
+static void test_latency_percentiles_and_pick_other(void **state) {
+    (void)state;
+    fmx_registry_t *r = fmx_registry_new();
+    fmx_replica_t *a = s_reg(r, 1, "score", 4), *b = s_reg(r, 2, "score", 4);
+    uint32_t t = a->type_index;
+    for (uint64_t us = 1; us <= 15; us++) fmx_registry_note_latency(r, t, us * 100);
+    assert_int_equal(fmx_registry_latency_percentile(r, t, 95), 0); /* too few samples */
+    for (uint64_t us = 16; us <= 100; us++) fmx_registry_note_latency(r, t, us * 100);
+    /* the ring keeps the last 64: 3700..10000 */
+    assert_int_equal(fmx_registry_latency_percentile(r, t, 50), 6800);
+    assert_int_equal(fmx_registry_latency_percentile(r, t, 95), 9600);
+    assert_int_equal(fmx_registry_latency_percentile(r, t, 0), 0);
+    assert_int_equal(fmx_registry_latency_percentile(r, 99, 95), 0);
+    assert_ptr_equal(fmx_registry_pick_other(r, t, 0, a), b);
+    assert_ptr_equal(fmx_registry_pick_other(r, t, 0, b), a);
+    fmx_registry_task_begin(r, b, 1);
+    fmx_registry_task_begin(r, b, 2);
+    fmx_registry_task_begin(r, b, 3);
+    fmx_registry_task_begin(r, b, 4);
+    assert_null(fmx_registry_pick_other(r, t, 0, a)); /* the only other one is full */
+    fmx_registry_destroy(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register_find_refresh), cmocka_unit_test(test_pick_least_loaded),
         cmocka_unit_test(test_remove_reports_orphans), cmocka_unit_test(test_many_replicas_churn),
         cmocka_unit_test(test_expiry), cmocka_unit_test(test_outlier_ejection),
+        cmocka_unit_test(test_latency_percentiles_and_pick_other),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
