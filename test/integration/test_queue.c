@@ -107,10 +107,53 @@ static void test_expired_queued_tasks_are_never_sent(void **state) {
     assert_true(hydrate_tasks <= 2); /* the first, and at most one that started just in time */
 }
 
+/* Past the in-flight bound the broker answers `overloaded` at once instead of queueing. */
+static void test_overloaded_at_once(void **state) {
+    h_t *h = *state;
+    char types[H_MAX_TYPES][32];
+    int n = h_feed_types(h, types, H_MAX_TYPES);
+    const char *const bound[] = {"--max-requests", "2", NULL};
+    assert_true(h_start_broker(h, bound) > 0);
+    const char *const slow[] = {"--inject", "delay=300", NULL};
+    for (int i = 0; i < n; i++)
+        assert_true(h_start_actor(h, types[i], NULL, strcmp(types[i], "hydrate") == 0 ? slow : NULL) > 0);
+    for (int i = 0; i < n; i++) assert_int_equal(h_wait_ready(h, types[i], 1, 10000), 0);
+    h_client_t *c[N_CLIENTS];
+    int64_t sent_at[N_CLIENTS];
+    for (int i = 0; i < N_CLIENTS; i++) {
+        assert_non_null(c[i] = h_client_new(h, h->front));
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        h_pack_request(&sb, "home", 30 + i, 3000);
+        sent_at[i] = h_now_ms();
+        assert_int_equal(h_send(c[i], sb.data, sb.size), 0);
+        msgpack_sbuffer_destroy(&sb);
+        h_sleep_ms(20); /* in order: the first two take the slots */
+    }
+    int served = 0, overloaded = 0;
+    for (int i = N_CLIENTS - 1; i >= 0; i--) { /* the refused first: they must not wait for the slow */
+        h_reply_t r;
+        assert_int_equal(h_recv(c[i], 5000, &r), 0);
+        int64_t took = h_now_ms() - sent_at[i];
+        if (h_error_code_is(&r, "overloaded")) {
+            overloaded++;
+            assert_true(took < 150); /* at once; the served ones take > 300 ms of hydrate */
+        } else if (h_status_is(&r, "ok") || h_status_is(&r, "degraded")) {
+            served++;
+            assert_true(took >= 300);
+        }
+        h_reply_fini(&r);
+        h_client_destroy(&c[i]);
+    }
+    assert_int_equal(served, 2);
+    assert_int_equal(overloaded, N_CLIENTS - 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_busy_type_queues_and_serves_in_turn, h_test_teardown),
         cmocka_unit_test_teardown(test_expired_queued_tasks_are_never_sent, h_test_teardown),
+        cmocka_unit_test_teardown(test_overloaded_at_once, h_test_teardown),
     };
     return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);
 }
