@@ -13,15 +13,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "test/fuzz/fuzz.h"
 #include "broker/feed.h"
 
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 /* The harness's only state: the memfd and its path, set up once per process. */
 static int s_fd = -1;

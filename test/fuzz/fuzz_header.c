@@ -10,19 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test/fuzz/fuzz.h"
 #include "schemas/wire.h"
 
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
-static int s_str_eq(fmx_str_t a, fmx_str_t b) {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
 
 /* b is a prefix of a, and all of a when a holds no NUL and is short (free text is cut on encode;
  * 1024 is wire.c's S_TEXT_MAX, the smallest cut any encoder makes). */
@@ -93,13 +84,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(g.cmd == h.cmd);
     switch (h.cmd) {
     case FMX_CMD_READY:
-        FUZZ_CHECK(s_str_eq(g.type, h.type) && g.capacity == h.capacity && g.pid == h.pid);
+        FUZZ_CHECK(fuzz_str_eq(g.type, h.type) && g.capacity == h.capacity && g.pid == h.pid);
         FUZZ_CHECK(s_str_prefix(h.name, g.name));
         break;
     case FMX_CMD_TASK:
         FUZZ_CHECK(g.task_id == h.task_id && g.budget_us == h.budget_us && g.attempt == h.attempt);
-        FUZZ_CHECK(s_str_eq(g.request_id, h.request_id) && s_str_eq(g.ranking_id, h.ranking_id));
-        FUZZ_CHECK(s_str_eq(g.node, h.node) && s_str_eq(g.type, h.type));
+        FUZZ_CHECK(fuzz_str_eq(g.request_id, h.request_id) && fuzz_str_eq(g.ranking_id, h.ranking_id));
+        FUZZ_CHECK(fuzz_str_eq(g.node, h.node) && fuzz_str_eq(g.type, h.type));
         break;
     case FMX_CMD_RESULT:
         FUZZ_CHECK(g.task_id == h.task_id && g.ok == h.ok && g.elapsed_us == h.elapsed_us);

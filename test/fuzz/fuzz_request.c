@@ -11,17 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test/fuzz/fuzz.h"
 #include "schemas/mpcheck.h"
 #include "schemas/request.h"
 
 /* Invariant check that survives NDEBUG: libFuzzer reports the abort as a crash with the input. */
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 static int s_pack_kv_str(msgpack_packer *pk, const char *key, fmx_str_t v) {
     return msgpack_pack_str(pk, strlen(key)) || msgpack_pack_str_body(pk, key, strlen(key)) ||
@@ -57,25 +51,7 @@ static void s_repack(msgpack_sbuffer *out, const fmx_request_t *r) {
     FUZZ_CHECK(rc == 0);
 }
 
-static int s_str_eq(fmx_str_t a, fmx_str_t b) {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
 
-/* Same object, compared by canonical encoding (both absent counts as equal). */
-static int s_obj_eq(const msgpack_object *a, const msgpack_object *b) {
-    if (!a || !b) return a == b;
-    msgpack_sbuffer sa, sb;
-    msgpack_sbuffer_init(&sa);
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pa, pb;
-    msgpack_packer_init(&pa, &sa, msgpack_sbuffer_write);
-    msgpack_packer_init(&pb, &sb, msgpack_sbuffer_write);
-    FUZZ_CHECK(msgpack_pack_object(&pa, *a) == 0 && msgpack_pack_object(&pb, *b) == 0);
-    int eq = sa.size == sb.size && memcmp(sa.data, sb.data, sa.size) == 0;
-    msgpack_sbuffer_destroy(&sa);
-    msgpack_sbuffer_destroy(&sb);
-    return eq;
-}
 
 /* The error-reply packer must produce one well-formed object for any message and request id. */
 static void s_check_error_reply(fmx_str_t request_id, const char *message) {
@@ -122,11 +98,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc != 0) fprintf(stderr, "re-packed request refused: %s\n", err);
     FUZZ_CHECK(rc == 0);
     FUZZ_CHECK(again.kind == req.kind);
-    FUZZ_CHECK(s_str_eq(again.feed, req.feed) && s_str_eq(again.event, req.event));
-    FUZZ_CHECK(s_str_eq(again.token, req.token) && s_str_eq(again.user_id, req.user_id));
-    FUZZ_CHECK(s_str_eq(again.request_id, req.request_id));
+    FUZZ_CHECK(fuzz_str_eq(again.feed, req.feed) && fuzz_str_eq(again.event, req.event));
+    FUZZ_CHECK(fuzz_str_eq(again.token, req.token) && fuzz_str_eq(again.user_id, req.user_id));
+    FUZZ_CHECK(fuzz_str_eq(again.request_id, req.request_id));
     FUZZ_CHECK(again.limit == req.limit && again.deadline_ms == req.deadline_ms && again.debug == req.debug);
-    FUZZ_CHECK(s_obj_eq(again.context, req.context) && s_obj_eq(again.params, req.params));
+    FUZZ_CHECK(fuzz_obj_eq(again.context, req.context) && fuzz_obj_eq(again.params, req.params));
     fmx_request_fini(&again);
     msgpack_sbuffer_destroy(&sb);
 

@@ -10,36 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "test/fuzz/fuzz.h"
 #include "schemas/entity.h"
 #include "schemas/mpcheck.h"
 
-#define FUZZ_CHECK(cond)                                                                                               \
-    do {                                                                                                               \
-        if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);                               \
-            abort();                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
-static int s_str_eq(fmx_str_t a, fmx_str_t b) {
-    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
-}
 
-static int s_obj_eq(const msgpack_object *a, const msgpack_object *b) {
-    if (a->type != b->type) return 0;
-    if (a->type == MSGPACK_OBJECT_NIL) return 1;
-    msgpack_sbuffer sa, sb;
-    msgpack_sbuffer_init(&sa);
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pa, pb;
-    msgpack_packer_init(&pa, &sa, msgpack_sbuffer_write);
-    msgpack_packer_init(&pb, &sb, msgpack_sbuffer_write);
-    FUZZ_CHECK(msgpack_pack_object(&pa, *a) == 0 && msgpack_pack_object(&pb, *b) == 0);
-    int eq = sa.size == sb.size && memcmp(sa.data, sb.data, sa.size) == 0;
-    msgpack_sbuffer_destroy(&sa);
-    msgpack_sbuffer_destroy(&sb);
-    return eq;
-}
 
 /* Same entities, recursively; returns how many entities the list holds in all. */
 static size_t s_list_same(const fmx_entity_list_t *a, const fmx_entity_list_t *b, unsigned level) {
@@ -48,14 +24,14 @@ static size_t s_list_same(const fmx_entity_list_t *a, const fmx_entity_list_t *b
     size_t total = a->n;
     for (size_t i = 0; i < a->n; i++) {
         const fmx_entity_t *x = &a->v[i], *y = &b->v[i];
-        FUZZ_CHECK(s_str_eq(x->id, y->id) && s_str_eq(x->type, y->type));
-        FUZZ_CHECK(s_str_eq(x->source, y->source) && s_str_eq(x->token, y->token));
+        FUZZ_CHECK(fuzz_str_eq(x->id, y->id) && fuzz_str_eq(x->type, y->type));
+        FUZZ_CHECK(fuzz_str_eq(x->source, y->source) && fuzz_str_eq(x->token, y->token));
         FUZZ_CHECK(x->has_score == y->has_score && x->has_position == y->has_position);
         FUZZ_CHECK(!x->has_score || memcmp(&x->score, &y->score, sizeof(x->score)) == 0 ||
                    (isnan(x->score) && isnan(y->score)));
         FUZZ_CHECK(!x->has_position || x->position == y->position);
         FUZZ_CHECK(x->fields.type == MSGPACK_OBJECT_NIL || x->fields.type == MSGPACK_OBJECT_MAP);
-        FUZZ_CHECK(s_obj_eq(&x->fields, &y->fields));
+        FUZZ_CHECK(fuzz_obj_eq(&x->fields, &y->fields));
         FUZZ_CHECK(x->has_items == y->has_items);
         FUZZ_CHECK(x->has_items || x->items.n == 0);
         if (x->has_items) total += s_list_same(&x->items, &y->items, level + 1);
