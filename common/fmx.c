@@ -24,3 +24,17 @@ int fmx_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out) {
     *out = (uint32_t)v;
     return 0;
 }
+
+bool fmx_parse_i64(const char *s, int64_t *out) {
+    if (!s) return false;
+    const char *d = s[0] == '-' ? s + 1 : s;
+    if (!*d) return false;
+    for (const char *p = d; *p; p++)
+        if (*p < '0' || *p > '9') return false;
+    if (d[0] == '0' && d[1]) return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE) return false;
+    *out = v;
+    return true;
+}

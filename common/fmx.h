@@ -2,6 +2,7 @@
 #ifndef FMX_H
 #define FMX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,10 @@ typedef struct {
 
 /* printf into err, never overflowing; returns -1 so callers can `return fmx_err(...)`. */
 int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Strict decimal: optional '-', digits, no leading zero unless the number is 0, fits int64.
+ * "007" is refused (an id, not a number). true and *out set, or false with *out untouched. */
+bool fmx_parse_i64(const char *s, int64_t *out);
 
 /* Parses a whole decimal string into lo..hi. 0, or -1 (nothing stored) when it is not one. */
 int fmx_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);

@@ -122,12 +122,29 @@ static void test_parse_u32(void **state) {
     assert_int_equal(v, UINT32_MAX);
 }
 
+static void test_parse_i64(void **state) {
+    (void)state;
+    int64_t v = 7;
+    assert_true(fmx_parse_i64("0", &v) && v == 0);
+    assert_true(fmx_parse_i64("-42", &v) && v == -42);
+    assert_true(fmx_parse_i64("9223372036854775807", &v) && v == INT64_MAX);
+    assert_true(fmx_parse_i64("-9223372036854775808", &v) && v == INT64_MIN);
+    const char *bad[] = {"", "-", "007", "-0x1", "1.5", " 1", "1 ", "+1", "9223372036854775808", NULL};
+    for (int i = 0; bad[i]; i++) {
+        v = 7;
+        if (fmx_parse_i64(bad[i], &v)) fail_msg("accepted '%s'", bad[i]);
+        assert_int_equal(v, 7);
+    }
+    assert_false(fmx_parse_i64(NULL, &v));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_sbuffer_moves_without_copy_and_roundtrips, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_recv_bounds_frames_and_reports_overflow, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_empty_sbuffer_sends_an_empty_frame, s_setup, s_teardown),
         cmocka_unit_test(test_parse_u32),
+        cmocka_unit_test(test_parse_i64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,29 +148,11 @@ static void s_usage(FILE *out)
           out);
 }
 
-/* Strict decimal: optional '-', digits, no leading zero unless the number is 0, fits int64. */
-static bool s_parse_int(const char *s, int64_t *out)
-{
-    const char *d = s[0] == '-' ? s + 1 : s;
-    if (!*d)
-        return false;
-    for (const char *p = d; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    if (d[0] == '0' && d[1])
-        return false;
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    if (errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
 
 static bool s_opt_int(const char *opt, const char *val, int64_t lo, int64_t hi, int64_t *out)
 {
     int64_t v;
-    if (s_parse_int(val, &v) && v >= lo && v <= hi) {
+    if (fmx_parse_i64(val, &v) && v >= lo && v <= hi) {
         *out = v;
         return true;
     }
@@ -216,7 +198,7 @@ static int s_endpoint_check(const char *ep, bool *ipv6, char err[FMX_ERR_LEN])
     if (!ok)
         return fmx_err(err, "endpoint '%s' refused: tcp host must be 127.0.0.1, localhost or [::1]", ep);
     int64_t port;
-    if (!s_parse_int(colon + 1, &port) || port < 1 || port > 65535)
+    if (!fmx_parse_i64(colon + 1, &port) || port < 1 || port > 65535)
         return fmx_err(err, "endpoint '%s' refused: port must be 1..65535", ep);
     *ipv6 = host[0] == '[';
     return 0;
@@ -391,7 +373,7 @@ static void s_pack_str(msgpack_packer *pk, const char *s, size_t n)
 static void s_pack_scalar(msgpack_packer *pk, const char *s)
 {
     int64_t v;
-    if (s_parse_int(s, &v))
+    if (fmx_parse_i64(s, &v))
         msgpack_pack_int64(pk, v);
     else if (strcmp(s, "true") == 0)
         msgpack_pack_true(pk);

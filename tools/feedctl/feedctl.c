@@ -79,30 +79,11 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Strict decimal: optional '-', digits, no leading zero unless the number is 0, fits int64.
- * "007" stays a string: it is an id, not a number. */
-static bool s_parse_int(const char *s, int64_t *out)
-{
-    const char *d = s[0] == '-' ? s + 1 : s;
-    if (!*d)
-        return false;
-    for (const char *p = d; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    if (d[0] == '0' && d[1])
-        return false;
-    errno = 0;
-    long long v = strtoll(s, NULL, 10);
-    if (errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
 
 /* Integer option value; prints a usage error on failure. */
 static bool s_opt_int(const char *opt, const char *val, int64_t *out)
 {
-    if (s_parse_int(val, out))
+    if (fmx_parse_i64(val, out))
         return true;
     fprintf(stderr, "feedctl: %s needs an integer, got '%s'\n", opt, val);
     return false;
@@ -119,7 +100,7 @@ static void s_pack_str(msgpack_packer *pk, const char *s)
 static void s_pack_scalar(msgpack_packer *pk, const char *s, bool allow_bool)
 {
     int64_t v;
-    if (s_parse_int(s, &v))
+    if (fmx_parse_i64(s, &v))
         msgpack_pack_int64(pk, v);
     else if (allow_bool && strcmp(s, "true") == 0)
         msgpack_pack_true(pk);
@@ -535,7 +516,7 @@ static int s_cmd_wait(int argc, char **argv)
         } else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
             if (s_timeout_opt(argv[++i], &timeout_ms) != 0)
                 return EXIT_USAGE;
-        } else if (eq && eq != argv[i] && n_want < 64 && s_parse_int(eq + 1, &want_n[n_want]) && want_n[n_want] >= 0) {
+        } else if (eq && eq != argv[i] && n_want < 64 && fmx_parse_i64(eq + 1, &want_n[n_want]) && want_n[n_want] >= 0) {
             argv[i][eq - argv[i]] = '\0';
             want_type[n_want++] = argv[i];
         } else {
@@ -634,7 +615,7 @@ static int s_cmd_validate(int argc, char **argv)
 static void s_pack_param(msgpack_packer *pk, const char *s)
 {
     int64_t i;
-    if (!s_parse_int(s, &i) && strpbrk(s, ".eE") && strspn(s, "+-.0123456789eE") == strlen(s)) {
+    if (!fmx_parse_i64(s, &i) && strpbrk(s, ".eE") && strspn(s, "+-.0123456789eE") == strlen(s)) {
         char *end;
         errno = 0;
         double d = strtod(s, &end);
