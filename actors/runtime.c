@@ -150,7 +150,6 @@ typedef struct {
     int init_rc;
 } s_worker_t;
 
-static uint64_t s_tasks_seen; /* crash-after counter; touched by the main thread only */
 
 static void s_inject(const fmx_runtime_config_t *c) {
     switch (c->inject) {
@@ -270,6 +269,7 @@ typedef struct {
     size_t q_cap, q_head, q_len;
     char name[64];
     msgpack_zone zone;
+    uint64_t tasks_seen; /* for --inject crash-after */
 } s_actor_t;
 
 static int s_send_simple(s_actor_t *a, s_broker_t *br, fmx_cmd_t cmd) {
@@ -385,7 +385,7 @@ static void s_on_broker(s_actor_t *a, s_broker_t *br, int accept_tasks) {
             fmx_log_info("broker %s asked us to register again", br->endpoint);
             s_send_simple(a, br, FMX_CMD_READY);
         } else if (h.cmd == FMX_CMD_TASK && accept_tasks) {
-            if (a->config->inject == FMX_INJECT_CRASH_AFTER && ++s_tasks_seen > a->config->inject_arg) {
+            if (a->config->inject == FMX_INJECT_CRASH_AFTER && ++a->tasks_seen > a->config->inject_arg) {
                 fmx_log_warn("fault injection: crashing after %" PRIu64 " tasks", a->config->inject_arg);
                 raise(SIGKILL);
             }

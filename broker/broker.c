@@ -344,7 +344,7 @@ static void s_on_backend(fmx_broker_t *b) {
             /* Not registered (e.g. we restarted): ask it to say `ready` again. */
             if (h.cmd != FMX_CMD_DISCONNECT) s_send_disconnect_to(b, id, id_len);
         } else if (h.cmd == FMX_CMD_RESULT) {
-            fmx_exec_on_result(b, r, id, id_len, h.task_id, h.ok, h.error, h.ok && n >= 3 ? &f[2] : NULL);
+            fmx_exec_on_result(b, r, h.task_id, h.ok, h.error, h.ok && n >= 3 ? &f[2] : NULL);
         } else if (h.cmd == FMX_CMD_DISCONNECT) {
             fmx_broker_remove_replica(b, r, "disconnected");
         } else if (h.cmd != FMX_CMD_HEARTBEAT) {

@@ -209,12 +209,13 @@ int fmx_config_resolve(const fmx_config_t *self, fmx_str_t feed_name, fmx_str_t 
         }
         fmx_scalar_t v;
         char why[FMX_ERR_LEN];
-        if (fmx_scalar_from_msgpack(&request_params->via.map.ptr[i].val, &v) != 0 ||
-            fmx_param_check(decl, &v, why) != 0) {
+        if (fmx_scalar_from_msgpack(&request_params->via.map.ptr[i].val, &v) != 0) {
             *code = FMX_CODE_BAD_REQUEST;
-            return fmx_err(err, "param `%s`: %s", cname,
-                           fmx_scalar_from_msgpack(&request_params->via.map.ptr[i].val, &v) != 0 ? "must be a scalar"
-                                                                                                 : why);
+            return fmx_err(err, "param `%s` must be a scalar", cname);
+        }
+        if (fmx_param_check(decl, &v, why) != 0) {
+            *code = FMX_CODE_BAD_REQUEST;
+            return fmx_err(err, "param `%s`: %s", cname, why);
         }
         s_upsert(out, name, &v);
     }

@@ -362,7 +362,6 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
         char node[sizeof run->failover_node];
         snprintf(node, sizeof node, "%s", pn->name); /* the plan goes away if we fail over */
         if (s_failover(b, run, node, outcome)) return;
-        pn = NULL;
         fmx_error_code_t code = strcmp(outcome, "timeout") == 0     ? FMX_CODE_DEADLINE_EXCEEDED
                                 : strcmp(outcome, "overloaded") == 0 ? FMX_CODE_OVERLOADED
                                                                      : FMX_CODE_INTERNAL;
@@ -402,10 +401,8 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
     s_complete(b, run, i, &out, outcome); /* an outcome other than "ok" marks a fallback */
 }
 
-void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, const uint8_t *identity, size_t identity_len,
-                        uint64_t task_id, bool ok, fmx_str_t error, zmq_msg_t *output) {
-    (void)identity;
-    (void)identity_len;
+void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, uint64_t task_id, bool ok, fmx_str_t error,
+                        zmq_msg_t *output) {
     b->counters.results++;
     uint32_t type_index = replica->type_index;
     int was_inflight = fmx_registry_task_end(b->registry, replica, task_id) == 0;
