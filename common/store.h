@@ -1,5 +1,9 @@
-/* store.h - the key-value store behind retrieve and hydrate: LMDB embedded (the default).
- * Issue "Node library" adds a Redis backend behind this same interface.
+/* store.h - the key-value store behind retrieve and hydrate: LMDB embedded (the default), or
+ * Redis (hiredis) for deployments that outgrow one machine, behind this one interface.
+ *
+ * Where a store lives is one string: "redis://HOST:PORT[/DB]" selects Redis, anything else is an
+ * LMDB directory. The full key layout of the demo data: /work/brief/data-v2.md until it moves to
+ * tools/seed/seed.c's banner.
  *
  * Key layout (written by tools/seed, read by nodes):
  *   user:{id}                 map of user fields (geo, categories, ...)
@@ -17,8 +21,10 @@
 typedef struct fmx_store fmx_store_t;
 typedef struct fmx_store_txn fmx_store_txn_t;
 
-/* Opens the LMDB environment in directory `path` (created when !readonly and missing).
- * map_size_mb 0 picks the default (1024). NULL on failure with err. Caller owns. */
+/* Opens the store at `path`: an LMDB environment in that directory (created when !readonly and
+ * missing; map_size_mb 0 picks the default, 1024), or a Redis server for a "redis://" URL
+ * (map_size_mb ignored). NULL on failure with err. Caller owns. Safe to share between threads:
+ * each thread runs its own transactions. */
 fmx_store_t *fmx_store_open(const char *path, int readonly, size_t map_size_mb, char err[FMX_ERR_LEN]);
 void fmx_store_close(fmx_store_t **self_p);
 
@@ -28,6 +34,12 @@ fmx_store_txn_t *fmx_store_read_begin(fmx_store_t *self, char err[FMX_ERR_LEN]);
 /* 0 found (*val, *val_len set), 1 missing, -1 error (err set). */
 int fmx_store_get(fmx_store_txn_t *txn, const char *key, size_t key_len, const void **val, size_t *val_len,
                   char err[FMX_ERR_LEN]);
+/* Batched read of n keys: one LMDB transaction, or one MGET round trip on Redis. vals[i] = NULL
+ * and val_lens[i] = 0 for a missing key. Values stay valid until fmx_store_txn_end. 0 or -1. */
+int fmx_store_mget(fmx_store_txn_t *txn, size_t n, const char *const *keys, const size_t *key_lens,
+                   const void **vals, size_t *val_lens, char err[FMX_ERR_LEN]);
+/* "lmdb" or "redis". */
+const char *fmx_store_backend(const fmx_store_t *self);
 /* Ends a read transaction (aborts a write one). NULL-safe; sets *txn_p = NULL. */
 void fmx_store_txn_end(fmx_store_txn_t **txn_p);
 
