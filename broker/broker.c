@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/broker_int.h"
+#include "broker/obs.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -36,6 +37,7 @@ int fmx_broker_reload(fmx_broker_t *b, char *errs, size_t cap) {
     fmx_config_t *next = s_config_load(&b->config, errs, cap);
     if (!next) {
         b->counters.reloads_failed++;
+        fmx_obs_reload(b, false);
         fmx_log_error("reload failed, still serving the previous configuration:\n%s", errs);
         return -1;
     }
@@ -43,6 +45,7 @@ int fmx_broker_reload(fmx_broker_t *b, char *errs, size_t cap) {
     fmx_config_unref(&b->cfg);
     b->cfg = next;
     b->counters.reloads_ok++;
+    fmx_obs_reload(b, true);
     fmx_log_info("reloaded %zu feeds from %s (generation %llu)", fmx_feedset_count(fmx_config_feeds(next)),
                  b->config.feeds_dir, (unsigned long long)fmx_config_generation(next));
     return 0;
@@ -236,12 +239,14 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
         b->counters.bad_requests++;
         snprintf(err, sizeof err, "request of %zu bytes exceeds the limit of 1048576", size);
         fmx_broker_reply_error(b, client, client_len, FMX_STR_NULL, FMX_CODE_BAD_REQUEST, err);
+        fmx_obs_request_rejected(b, FMX_STR_NULL, FMX_CODE_BAD_REQUEST);
         return;
     }
     if (b->n_free == 0) {
         fmx_broker_reply_error(b, client, client_len, FMX_STR_NULL, FMX_CODE_OVERLOADED,
                                "too many requests in flight");
         b->counters.errors++;
+        fmx_obs_request_rejected(b, FMX_STR_NULL, FMX_CODE_OVERLOADED);
         return;
     }
     fmx_run_t *run = &b->runs[b->free_slots[--b->n_free]];
@@ -255,6 +260,7 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
     if (fmx_request_decode(&run->req, zmq_msg_data(&run->frame), zmq_msg_size(&run->frame), err) != 0) {
         b->counters.bad_requests++;
         fmx_broker_reply_error(b, client, client_len, FMX_STR_NULL, FMX_CODE_BAD_REQUEST, err);
+        fmx_obs_request_rejected(b, FMX_STR_NULL, FMX_CODE_BAD_REQUEST);
         fmx_run_release(b, run);
         return;
     }
@@ -279,6 +285,7 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
         fmx_log_info("request %s: %s: %s", run->request_id, fmx_error_code_name(code), err);
         fmx_broker_reply_error(b, client, client_len, (fmx_str_t){run->request_id, strlen(run->request_id)}, code,
                                err);
+        fmx_obs_request_rejected(b, run->req.feed, code);
         fmx_run_release(b, run);
     }
 }
@@ -299,6 +306,7 @@ static void s_on_frontend(fmx_broker_t *b) {
             b->counters.bad_requests++;
             fmx_broker_reply_error(b, client, client_len, FMX_STR_NULL, FMX_CODE_BAD_REQUEST,
                                    "a request is one frame holding one msgpack map (after the empty delimiter)");
+            fmx_obs_request_rejected(b, FMX_STR_NULL, FMX_CODE_BAD_REQUEST);
         }
         fmx_frame_close_all(f, n);
     }
@@ -344,7 +352,7 @@ static void s_on_backend(fmx_broker_t *b) {
             /* Not registered (e.g. we restarted): ask it to say `ready` again. */
             if (h.cmd != FMX_CMD_DISCONNECT) s_send_disconnect_to(b, id, id_len);
         } else if (h.cmd == FMX_CMD_RESULT) {
-            fmx_exec_on_result(b, r, h.task_id, h.ok, h.error, h.ok && n >= 3 ? &f[2] : NULL);
+            fmx_exec_on_result(b, r, h.task_id, h.ok, h.error, h.elapsed_us, h.ok && n >= 3 ? &f[2] : NULL);
         } else if (h.cmd == FMX_CMD_DISCONNECT) {
             fmx_broker_remove_replica(b, r, "disconnected");
         } else if (h.cmd != FMX_CMD_HEARTBEAT) {

@@ -102,8 +102,9 @@ struct fmx_broker {
 
 /* exec.c */
 int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_error_code_t *code);
+/* actor_us: the time the actor reports it spent on the task (result header's elapsed_us). */
 void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, uint64_t task_id, bool ok, fmx_str_t error,
-                        zmq_msg_t *output);
+                        uint64_t actor_us, zmq_msg_t *output);
 void fmx_exec_on_capacity(fmx_broker_t *b, uint32_t type_index);
 void fmx_exec_orphaned(fmx_broker_t *b, const fmx_replica_t *dead, const uint64_t *task_ids, size_t n,
                        const char *why);

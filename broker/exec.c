@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "broker/broker_int.h"
+#include "broker/obs.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -183,6 +184,7 @@ static void s_send(fmx_broker_t *b, fmx_run_t *run, size_t i, fmx_replica_t *rep
     n->actor_pid = replica->pid;
     snprintf(n->actor, sizeof n->actor, "%s", replica->name);
     b->counters.tasks_dispatched++;
+    fmx_obs_node_dispatch(b, run, i, replica, false);
     if (fmx_broker_send_task(b, replica, run, i, task_id, n->deadline_us - now) != 0) {
         /* The replica is gone: removing it re-dispatches this task with the others it held. */
         fmx_broker_remove_replica(b, replica, "unreachable");
@@ -227,6 +229,7 @@ static void s_hedge_timer(void *arg, uint64_t task_id, uint64_t now_us) {
     b->counters.hedges++;
     b->counters.tasks_dispatched++;
     fmx_log_debug("request %s node %s: hedging to replica %s", run->request_id, run->plan->nodes[i].name, other->name);
+    fmx_obs_node_dispatch(b, run, i, other, true);
     if (fmx_broker_send_task(b, other, run, i, task_id, n->deadline_us > now_us ? n->deadline_us - now_us : 0) != 0)
         fmx_broker_remove_replica(b, other, "unreachable");
 }
@@ -341,6 +344,7 @@ static void s_complete(fmx_broker_t *b, fmx_run_t *run, size_t i, zmq_msg_t *res
     zmq_msg_init(&n->result);
     zmq_msg_move(&n->result, result);
     run->pending--;
+    fmx_obs_node_done(b, run, i, outcome);
     if (i == run->plan->output) {
         s_finish(b, run, i);
         return;
@@ -370,6 +374,7 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
         b->counters.errors++;
         fmx_broker_reply_error(b, run->client, run->client_len,
                                (fmx_str_t){run->request_id, strlen(run->request_id)}, code, msg);
+        fmx_obs_request_done(b, run, "error", code);
         fmx_run_release(b, run);
         return;
     }
@@ -393,28 +398,34 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
         fmx_broker_reply_error(b, run->client, run->client_len,
                                (fmx_str_t){run->request_id, strlen(run->request_id)}, FMX_CODE_INTERNAL,
                                "out of memory applying a fallback");
+        fmx_obs_request_done(b, run, "error", FMX_CODE_INTERNAL);
         fmx_run_release(b, run);
         return;
     }
     b->counters.fallbacks++;
     run->n_fallbacks++;
+    fmx_obs_node_fallback(b, run, i, outcome, fmx_fallback_kind_name(pn->fallback));
     s_complete(b, run, i, &out, outcome); /* an outcome other than "ok" marks a fallback */
 }
 
 void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, uint64_t task_id, bool ok, fmx_str_t error,
-                        zmq_msg_t *output) {
+                        uint64_t actor_us, zmq_msg_t *output) {
     b->counters.results++;
     uint32_t type_index = replica->type_index;
     int was_inflight = fmx_registry_task_end(b->registry, replica, task_id) == 0;
     fmx_run_t *run = s_run_of(b, task_id);
     size_t i = FMX_TASK_NODE(task_id);
+    size_t bytes = output ? zmq_msg_size(output) : 0;
     if (!was_inflight || !run || run->nodes[i].state != FMX_NODE_RUNNING) {
         b->counters.late_results++;
+        fmx_obs_node_result(b, run, i, replica, "late", actor_us, bytes);
     } else if (!ok && run->nodes[i].copies > 1) {
+        fmx_obs_node_result(b, run, i, replica, "error", actor_us, bytes);
         run->nodes[i].copies--; /* the other copy may still answer */
         if (run->nodes[i].replica == replica) run->nodes[i].replica = run->nodes[i].hedge_replica;
         run->nodes[i].hedge_replica = NULL;
     } else if (!ok) {
+        fmx_obs_node_result(b, run, i, replica, "error", actor_us, bytes);
         fmx_log_warn("request %s node %s: actor %s (pid %" PRId64 ") failed: %.*s", run->request_id,
                      run->plan->nodes[i].name, replica->name, replica->pid, (int)error.len, error.ptr);
         s_fail(b, run, i, "error");
@@ -428,8 +439,10 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, uint64_t task_i
             if (!data) fmx_err(err, "result frame missing");
             fmx_log_warn("request %s node %s: garbage from actor %s (pid %" PRId64 "): %s", run->request_id,
                          run->plan->nodes[i].name, replica->name, replica->pid, err);
+            fmx_obs_node_result(b, run, i, replica, "garbage", actor_us, bytes);
             s_fail(b, run, i, "garbage");
         } else {
+            fmx_obs_node_result(b, run, i, replica, "ok", actor_us, bytes);
             fmx_registry_note_success(b->registry, replica);
             fmx_registry_note_latency(b->registry, type_index, fmx_clock_now_us() - run->nodes[i].dispatch_us);
             s_complete(b, run, i, output, "ok");
@@ -544,19 +557,14 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
         b->counters.errors++;
         fmx_broker_reply_error(b, run->client, run->client_len, reply.request_id, FMX_CODE_INTERNAL,
                                "out of memory building the reply");
+        fmx_obs_request_done(b, run, "error", FMX_CODE_INTERNAL);
     } else {
         if (n_fallbacks)
             b->counters.degraded++;
         else
             b->counters.ok++;
         fmx_broker_reply(b, run->client, run->client_len, &sb);
-    }
-    if (fmx_log_level <= FMX_LOG_DEBUG) {
-        char variants[256];
-        fmx_log_debug("request %s ranking %s feed %.*s user %.*s experiments %s: %s in %" PRIu64 " us",
-                      run->request_id, run->ranking_id, (int)run->req.feed.len, run->req.feed.ptr,
-                      (int)run->req.user_id.len, run->req.user_id.ptr, s_variants(run, variants, sizeof variants),
-                      reply.status, fmx_clock_now_us() - run->start_us);
+        fmx_obs_request_done(b, run, reply.status, FMX_CODE_INTERNAL);
     }
     free(sliced);
     free(fallbacks);
@@ -647,6 +655,7 @@ int fmx_exec_start(fmx_broker_t *b, fmx_run_t *run, char err[FMX_ERR_LEN], fmx_e
     fmx_req_context_init(&run->ctx, run->req.user_id, (fmx_str_t){run->request_id, strlen(run->request_id)},
                          run->req.feed, run->req.context, (int64_t)time(NULL));
     if (s_prepare(b, run, run->req.feed, err, code) != 0) return -1;
+    fmx_obs_request_start(b, run);
     s_kick(b, run);
     return 0;
 }
@@ -692,6 +701,7 @@ static bool s_failover(fmx_broker_t *b, fmx_run_t *run, const char *node, const 
         b->counters.errors++;
         fmx_broker_reply_error(b, run->client, run->client_len,
                                (fmx_str_t){run->request_id, strlen(run->request_id)}, code, err);
+        fmx_obs_request_done(b, run, "error", code);
         fmx_run_release(b, run);
         return true;
     }
@@ -707,6 +717,7 @@ void fmx_exec_abort_all(fmx_broker_t *b) {
         fmx_broker_reply_error(b, run->client, run->client_len,
                                (fmx_str_t){run->request_id, strlen(run->request_id)}, FMX_CODE_INTERNAL,
                                "broker shutting down");
+        fmx_obs_request_done(b, run, "error", FMX_CODE_INTERNAL);
         fmx_run_release(b, run);
     }
 }

@@ -1,0 +1,45 @@
+/* obs.c - the broker's observers (broker/obs.h), called on its one thread. Each sink gets one
+ * line per event here. */
+#include "broker/obs.h"
+
+#include <inttypes.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+void fmx_obs_request_start(fmx_broker_t *b, fmx_run_t *run) {
+    (void)b, (void)run;
+}
+
+void fmx_obs_request_done(fmx_broker_t *b, fmx_run_t *run, const char *status, fmx_error_code_t code) {
+    (void)b, (void)code;
+    if (fmx_log_level <= FMX_LOG_DEBUG)
+        fmx_log_debug("request %s ranking %s feed %.*s user %.*s: %s in %" PRIu64 " us", run->request_id,
+                      run->ranking_id, (int)run->req.feed.len, run->req.feed.ptr, (int)run->req.user_id.len,
+                      run->req.user_id.ptr, status, fmx_clock_now_us() - run->start_us);
+}
+
+void fmx_obs_request_rejected(fmx_broker_t *b, fmx_str_t feed, fmx_error_code_t code) {
+    (void)b, (void)feed, (void)code;
+}
+
+void fmx_obs_node_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i, const fmx_replica_t *r, bool hedge) {
+    (void)b, (void)run, (void)i, (void)r, (void)hedge;
+}
+
+void fmx_obs_node_result(fmx_broker_t *b, fmx_run_t *run, size_t i, const fmx_replica_t *r, const char *outcome,
+                         uint64_t actor_us, size_t bytes) {
+    (void)b, (void)run, (void)i, (void)r, (void)outcome, (void)actor_us, (void)bytes;
+}
+
+void fmx_obs_node_fallback(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome, const char *kind) {
+    (void)b, (void)run, (void)i, (void)outcome, (void)kind;
+}
+
+void fmx_obs_node_done(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome) {
+    (void)b, (void)run, (void)i, (void)outcome;
+}
+
+void fmx_obs_reload(fmx_broker_t *b, bool ok) {
+    (void)b, (void)ok;
+}
