@@ -47,6 +47,15 @@ static bool s_reserved_context_key(const msgpack_object *k) {
     return false;
 }
 
+/* Does the client's context carry key? */
+static bool s_client_has(const msgpack_object *ctx, const char *key) {
+    return ctx && fmx_mp_map_get(ctx, key) != NULL;
+}
+
+/* The context actors see: the broker's facts (experiments, user, ids, feed), the client's own
+ * keys, then what templates and conditions also saw but the client left out: the feed's
+ * `context:` defaults and the derived hour and weekday. So a filter reads the same `geo` or `hour`
+ * a `when:` did. */
 static int s_pack_context(fmx_run_t *run) {
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -54,6 +63,7 @@ static int s_pack_context(fmx_run_t *run) {
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     size_t extra = 0;
     const msgpack_object *ctx = run->req.context;
+    const fmx_value_t *defaults = run->res.feed->context;
     if (ctx) {
         for (uint32_t i = 0; i < ctx->via.map.size; i++) {
             const msgpack_object *k = &ctx->via.map.ptr[i].key;
@@ -61,6 +71,11 @@ static int s_pack_context(fmx_run_t *run) {
             if (!s_reserved_context_key(k)) extra++;
         }
     }
+    for (size_t d = 0; defaults && d < defaults->u.map.n; d++)
+        if (!s_client_has(ctx, defaults->u.map.keys[d])) extra++;
+    bool add_hour = !s_client_has(ctx, "hour") && !fmx_value_map_get(defaults, "hour");
+    bool add_weekday = !s_client_has(ctx, "weekday") && !fmx_value_map_get(defaults, "weekday");
+    extra += add_hour + add_weekday;
     msgpack_pack_map(&pk, 5 + extra);
     fmx_mp_pack_cstr(&pk, "experiments"); /* so actors (layout's tokens) can attribute to variants */
     msgpack_pack_map(&pk, run->res.n_experiments);
@@ -81,6 +96,20 @@ static int s_pack_context(fmx_run_t *run) {
         if (s_reserved_context_key(k)) continue;
         msgpack_pack_object(&pk, *k);
         msgpack_pack_object(&pk, ctx->via.map.ptr[i].val);
+    }
+    char err[FMX_ERR_LEN];
+    for (size_t d = 0; defaults && d < defaults->u.map.n; d++) {
+        if (s_client_has(ctx, defaults->u.map.keys[d])) continue;
+        fmx_mp_pack_cstr(&pk, defaults->u.map.keys[d]);
+        if (fmx_value_pack(defaults->u.map.vals[d], &pk, NULL, NULL, err) != 0) msgpack_pack_nil(&pk);
+    }
+    if (add_hour) {
+        fmx_mp_pack_cstr(&pk, "hour");
+        msgpack_pack_int64(&pk, run->ctx.hour);
+    }
+    if (add_weekday) {
+        fmx_mp_pack_cstr(&pk, "weekday");
+        msgpack_pack_int64(&pk, run->ctx.weekday);
     }
     return fmx_frame_from_sbuffer(&run->context, &sb);
 }
