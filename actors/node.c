@@ -16,8 +16,8 @@
 #include "schemas/mpobj.h"
 
 static const fmx_node_type_t *const s_types[] = {
-    &fmx_node_retrieve, &fmx_node_hydrate, &fmx_node_merge, &fmx_node_filter,
-    &fmx_node_score,    &fmx_node_rank,    &fmx_node_blend, &fmx_node_layout,
+    &fmx_node_retrieve, &fmx_node_hydrate, &fmx_node_merge, &fmx_node_filter, &fmx_node_score,
+    &fmx_node_rank,     &fmx_node_group,   &fmx_node_blend, &fmx_node_layout,
 };
 
 const fmx_node_type_t *fmx_node_type_find(const char *name) {
@@ -55,6 +55,71 @@ int fmx_node_param_str(const fmx_task_t *task, const char *key, bool required, f
     if (rc < 0) return fmx_err(err, "param '%s' must be a string", key);
     if (rc > 0 && required) return fmx_err(err, "param '%s' is required", key);
     return rc;
+}
+
+int fmx_node_param_bool(const fmx_task_t *task, const char *key, bool def, bool *out, char err[FMX_ERR_LEN]) {
+    bool v = def;
+    if (fmx_mp_get_bool(task->params, key, &v) < 0) return fmx_err(err, "param '%s' must be true or false", key);
+    *out = v;
+    return 0;
+}
+
+/* params[key] as an array with at most max_n entries: 1 absent, 0, or -1 with err. */
+static int s_param_list(const fmx_task_t *task, const char *key, size_t max_n, const char *what,
+                        const msgpack_object **out, char err[FMX_ERR_LEN]) {
+    const msgpack_object *v = fmx_mp_map_get(task->params, key);
+    if (!v) return 1;
+    if (v->type != MSGPACK_OBJECT_ARRAY) return fmx_err(err, "param '%s' must be a list of %s", key, what);
+    if (v->via.array.size > max_n) return fmx_err(err, "param '%s' has more than %zu entries", key, max_n);
+    *out = v;
+    return 0;
+}
+
+int fmx_node_param_int_list(const fmx_task_t *task, const char *key, size_t max_n, int64_t min, int64_t max,
+                            int64_t **out, size_t *n, char err[FMX_ERR_LEN]) {
+    *out = NULL;
+    *n = 0;
+    const msgpack_object *list = NULL;
+    int rc = s_param_list(task, key, max_n, "integers", &list, err);
+    if (rc != 0) return rc;
+    uint32_t size = list->via.array.size;
+    int64_t *v = msgpack_zone_malloc(task->zone, (size ? size : 1) * sizeof(*v));
+    if (!v) return fmx_err(err, "out of memory");
+    for (uint32_t i = 0; i < size; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)INT64_MAX)
+            v[i] = (int64_t)o->via.u64;
+        else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            v[i] = o->via.i64;
+        else
+            return fmx_err(err, "param '%s': entry %u must be an integer", key, i);
+        if (v[i] < min || v[i] > max)
+            return fmx_err(err, "param '%s': entry %u is %lld, outside %lld..%lld", key, i, (long long)v[i],
+                           (long long)min, (long long)max);
+    }
+    *out = v;
+    *n = size;
+    return 0;
+}
+
+int fmx_node_param_str_list(const fmx_task_t *task, const char *key, size_t max_n, fmx_str_t **out, size_t *n,
+                            char err[FMX_ERR_LEN]) {
+    *out = NULL;
+    *n = 0;
+    const msgpack_object *list = NULL;
+    int rc = s_param_list(task, key, max_n, "strings", &list, err);
+    if (rc != 0) return rc;
+    uint32_t size = list->via.array.size;
+    fmx_str_t *v = msgpack_zone_malloc(task->zone, (size ? size : 1) * sizeof(*v));
+    if (!v) return fmx_err(err, "out of memory");
+    for (uint32_t i = 0; i < size; i++) {
+        const msgpack_object *o = &list->via.array.ptr[i];
+        if (o->type != MSGPACK_OBJECT_STR) return fmx_err(err, "param '%s': entry %u must be a string", key, i);
+        v[i] = (fmx_str_t){o->via.str.ptr, o->via.str.size};
+    }
+    *out = v;
+    *n = size;
+    return 0;
 }
 
 int fmx_node_deadline_check(const fmx_task_t *task, char err[FMX_ERR_LEN]) {
@@ -127,19 +192,90 @@ static uint64_t s_entity_hash(const fmx_entity_t *e) {
     return XXH3_64bits_withSeed(e->id.ptr ? e->id.ptr : "", e->id.len, t);
 }
 
-int64_t fmx_node_set_insert(fmx_node_set_t *set, const fmx_entity_list_t *list, const fmx_entity_t *e, size_t index) {
+/* The slot holding e's (type, id), or the empty slot where it would go. */
+static size_t s_set_slot(const fmx_node_set_t *set, const fmx_entity_list_t *list, const fmx_entity_t *e) {
     size_t i = (size_t)s_entity_hash(e) & set->mask;
     for (;;) {
         uint32_t slot = set->slots[i];
-        if (slot == 0) break;
+        if (slot == 0) return i;
         const fmx_entity_t *o = &list->v[slot - 1];
-        if (fmx_node_str_eq(o->id, e->id) && fmx_node_str_eq(o->type, e->type)) return (int64_t)(slot - 1);
+        if (fmx_node_str_eq(o->id, e->id) && fmx_node_str_eq(o->type, e->type)) return i;
         i = (i + 1) & set->mask;
     }
+}
+
+int64_t fmx_node_set_insert(fmx_node_set_t *set, const fmx_entity_list_t *list, const fmx_entity_t *e, size_t index) {
+    size_t i = s_set_slot(set, list, e);
+    if (set->slots[i] != 0) return (int64_t)(set->slots[i] - 1);
     assert(set->n < set->max && index < UINT32_MAX);
     set->slots[i] = (uint32_t)index + 1;
     set->n++;
     return -1;
+}
+
+int64_t fmx_node_set_find(const fmx_node_set_t *set, const fmx_entity_list_t *list, const fmx_entity_t *e) {
+    size_t i = s_set_slot(set, list, e);
+    return set->slots[i] != 0 ? (int64_t)(set->slots[i] - 1) : -1;
+}
+
+bool fmx_node_object_key(const msgpack_object *o, fmx_scalar_t *out) {
+    if (!o || fmx_scalar_from_msgpack(o, out) != 0) return false;
+    return out->kind == FMX_SCALAR_STR || out->kind == FMX_SCALAR_INT || out->kind == FMX_SCALAR_BOOL;
+}
+
+bool fmx_node_field_key(const fmx_entity_t *e, fmx_str_t name, fmx_scalar_t *out) {
+    return fmx_node_object_key(fmx_entity_field(e, name.ptr, name.len), out);
+}
+
+bool fmx_node_key_eq(const fmx_scalar_t *a, const fmx_scalar_t *b) {
+    if (a->kind != b->kind) return false;
+    switch (a->kind) {
+    case FMX_SCALAR_STR: return fmx_node_str_eq(a->u.s, b->u.s);
+    case FMX_SCALAR_INT: return a->u.i == b->u.i;
+    case FMX_SCALAR_BOOL: return a->u.b == b->u.b;
+    default: return false;
+    }
+}
+
+static uint64_t s_key_hash(const fmx_scalar_t *k) {
+    /* The kind seeds the hash: the string "1" and the int 1 land apart. */
+    switch (k->kind) {
+    case FMX_SCALAR_STR: return XXH3_64bits_withSeed(k->u.s.ptr ? k->u.s.ptr : "", k->u.s.len, FMX_SCALAR_STR);
+    case FMX_SCALAR_INT: return XXH3_64bits_withSeed(&k->u.i, sizeof(k->u.i), FMX_SCALAR_INT);
+    case FMX_SCALAR_BOOL: return k->u.b ? 0x9e3779b97f4a7c15ull : 0x85ebca6b0badf00dull;
+    default: return 0;
+    }
+}
+
+int fmx_node_keymap_init(fmx_node_keymap_t *map, size_t max_keys, msgpack_zone *zone) {
+    size_t cap = 16;
+    while (cap < max_keys * 2) {
+        if (cap > SIZE_MAX / 2 / sizeof(uint32_t) || cap >= UINT32_MAX) return -1;
+        cap *= 2;
+    }
+    map->slots = msgpack_zone_malloc(zone, cap * sizeof(uint32_t));
+    map->keys = msgpack_zone_malloc(zone, (max_keys ? max_keys : 1) * sizeof(fmx_scalar_t));
+    if (!map->slots || !map->keys) return -1;
+    memset(map->slots, 0, cap * sizeof(uint32_t));
+    map->mask = cap - 1;
+    map->n = 0;
+    map->max = max_keys;
+    return 0;
+}
+
+int64_t fmx_node_keymap_find(fmx_node_keymap_t *map, const fmx_scalar_t *k, bool add) {
+    size_t i = (size_t)s_key_hash(k) & map->mask;
+    for (;;) {
+        uint32_t slot = map->slots[i];
+        if (slot == 0) break;
+        if (fmx_node_key_eq(&map->keys[slot - 1], k)) return (int64_t)(slot - 1);
+        i = (i + 1) & map->mask;
+    }
+    if (!add) return -1;
+    assert(map->n < map->max);
+    map->keys[map->n] = *k;
+    map->slots[i] = (uint32_t)++map->n;
+    return (int64_t)(map->n - 1);
 }
 
 typedef struct {
@@ -153,12 +289,12 @@ static int s_sort_cmp(const void *a, const void *b) {
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
-int fmx_node_sort_desc(fmx_entity_list_t *list, const double *keys, msgpack_zone *zone) {
-    size_t n = list->n;
-    if (n < 2) return 0;
+int fmx_node_order_desc(const double *keys, size_t n, size_t **order, msgpack_zone *zone) {
+    *order = msgpack_zone_malloc(zone, (n ? n : 1) * sizeof(**order));
+    if (!*order) return -1;
+    if (n == 0) return 0;
     s_sort_item_t *items = msgpack_zone_malloc(zone, n * sizeof(*items));
-    fmx_entity_t *sorted = msgpack_zone_malloc(zone, n * sizeof(*sorted));
-    if (!items || !sorted) return -1;
+    if (!items) return -1;
     for (size_t i = 0; i < n; i++) {
         /* NaN would break the comparator's total order: sort it after everything. */
         items[i].key = isnan(keys[i]) ? -INFINITY : keys[i];
@@ -167,8 +303,33 @@ int fmx_node_sort_desc(fmx_entity_list_t *list, const double *keys, msgpack_zone
     /* The index tie-break makes qsort stable. */
     qsort(items, n, sizeof(*items), s_sort_cmp);
     for (size_t i = 0; i < n; i++)
-        sorted[i] = list->v[items[i].idx];
+        (*order)[i] = items[i].idx;
+    return 0;
+}
+
+int fmx_node_sort_desc(fmx_entity_list_t *list, const double *keys, msgpack_zone *zone) {
+    size_t n = list->n;
+    if (n < 2) return 0;
+    size_t *order;
+    fmx_entity_t *sorted = msgpack_zone_malloc(zone, n * sizeof(*sorted));
+    if (!sorted || fmx_node_order_desc(keys, n, &order, zone) != 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = list->v[order[i]];
     list->v = sorted;
     list->cap = n;
+    return 0;
+}
+
+/* TEMPORARY (remove when common/store.c implements fmx_store_mget, issue 4 "Stores"): a weak
+ * stand-in over fmx_store_get in the same transaction, so the node library links before the
+ * store work is merged. The real definition is strong and replaces this one at link time. */
+__attribute__((weak)) int fmx_store_mget(fmx_store_txn_t *txn, size_t n, const char *const *keys,
+                                         const size_t *key_lens, const void **vals, size_t *val_lens,
+                                         char err[FMX_ERR_LEN]) {
+    for (size_t i = 0; i < n; i++) {
+        int rc = fmx_store_get(txn, keys[i], key_lens[i], &vals[i], &val_lens[i], err);
+        if (rc < 0) return -1;
+        if (rc > 0) vals[i] = NULL, val_lens[i] = 0;
+    }
     return 0;
 }

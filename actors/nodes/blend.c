@@ -1,52 +1,63 @@
-/* blend.c - mixes several lists into one page and spreads out sellers.
+/* blend.c - mixes several lists into one page and spreads out sellers (or any field).
  *
  * inputs: 1..n
  * params:
- *   strategy             str, "slots" (default) or "concat"
- *   every                int, default 5 (1..)   slots: main items between two inserted ones
- *   max_run_same_seller  int, default 0 = off    at most this many consecutive items with the
- *                                                same fields.seller_id
- *   limit                int, optional (0..)     keep at most this many, after debunching
+ *   strategy             str, "slots" (default), "concat", "weave" or "score"
+ *   every                int, default 5 (1..)       slots: main items between two inserted ones
+ *   ratio                list of int (0..), one per input, default all 1
+ *                                                   weave: take ratio[0] from input 0, ratio[1]
+ *                                                   from input 1, ..., and repeat
+ *   quotas               list of int (0..), one per input, default all 0
+ *                                                   score: most items taken from each input
+ *                                                   (0 = no cap)
+ *   debunch_by           str, default "seller_id"   the field whose runs max_run bounds
+ *   max_run              int, default 0 = off        at most this many consecutive items with the
+ *                                                   same fields[debunch_by]
+ *   max_run_same_seller  int, default 0 = off        shorthand: max_run with debunch_by seller_id
+ *                                                   (giving both max_run and this is an error)
+ *   limit                int, optional (0..)        keep at most this many, after debunching
  *
  * slots: input 0 is the main list. After every `every` main items, the next entity of inputs
  * 1..n is inserted, taking the inputs in turn and skipping exhausted ones (a carousel after the
  * 5th stream, a promoted product after the 10th, ...). Side entities are only inserted after a
  * full group of main items, so a short main list never ends in a pile of inserts.
  * concat: the inputs one after the other.
+ * weave: rounds of ratio[i] entities from each input i in turn, skipping exhausted inputs, until
+ * all are exhausted ([3, 1]: three streams, one product, three streams, ...). A 0 never takes.
+ * score: every input merged by score, descending (unscored last); ties keep input order, then
+ * position. An entity past its input's quota is skipped and the merge goes on with the others.
  *
  * Debunching walks the blended list and, whenever taking the next item would make a run of more
- * than max_run_same_seller items of one seller, takes the first later item of another seller
- * instead; everything else keeps its relative order. When no other seller is left the item is
- * kept anyway. Items without a seller_id never form runs. Linear in practice: the search for
- * "another seller" resumes where the last one stopped, and remembers when none is left. */
+ * than max_run items with one value of the field, takes the first later item with another value
+ * instead; everything else keeps its relative order. When no other value is left the item is
+ * kept anyway. Items without the field (or with a value that is not a str, int or bool) never
+ * form runs. Linear in practice: the search for "another value" resumes where the last one
+ * stopped, and remembers when none is left. */
+#include <math.h>
 #include <string.h>
 
 #include "actors/nodes/nodes.h"
-#include "common/scalar.h"
 
 #define S_NONE SIZE_MAX
 
+/* An item's run key: a value of the debunch field, or none (never forms a run). */
 typedef struct {
     bool has;
-    fmx_scalar_t v; /* str or int */
+    fmx_scalar_t v;
 } s_seller_t;
 
-static s_seller_t s_seller_of(const fmx_entity_t *e) {
+static s_seller_t s_seller_of(const fmx_entity_t *e, fmx_str_t field) {
     s_seller_t s = {0};
-    const msgpack_object *o = fmx_entity_field(e, "seller_id", 9);
-    if (o && fmx_scalar_from_msgpack(o, &s.v) == 0 && (s.v.kind == FMX_SCALAR_STR || s.v.kind == FMX_SCALAR_INT))
-        s.has = true;
+    s.has = fmx_node_field_key(e, field, &s.v);
     return s;
 }
 
 static bool s_same(const s_seller_t *a, const s_seller_t *b) {
-    if (!a->has || !b->has || a->v.kind != b->v.kind) return false;
-    if (a->v.kind == FMX_SCALAR_INT) return a->v.u.i == b->v.u.i;
-    return fmx_node_str_eq(a->v.u.s, b->v.u.s);
+    return a->has && b->has && fmx_node_key_eq(&a->v, &b->v);
 }
 
-/* Reorders list so that no seller runs longer than max_run where avoidable. */
-static int s_debunch(fmx_entity_list_t *list, size_t max_run, msgpack_zone *zone) {
+/* Reorders list so that no value of field runs longer than max_run where avoidable. */
+static int s_debunch(fmx_entity_list_t *list, fmx_str_t field, size_t max_run, msgpack_zone *zone) {
     size_t n = list->n;
     if (n < 2) return 0;
     /* The items not yet placed, as a doubly linked list over indices. */
@@ -60,7 +71,7 @@ static int s_debunch(fmx_entity_list_t *list, size_t max_run, msgpack_zone *zone
         next[i] = i + 1 < n ? i + 1 : S_NONE;
         prev[i] = i > 0 ? i - 1 : S_NONE;
         taken[i] = false;
-        sellers[i] = s_seller_of(&list->v[i]);
+        sellers[i] = s_seller_of(&list->v[i], field);
     }
     size_t head = 0;
     size_t run = 0;
@@ -129,29 +140,106 @@ static int s_slots(fmx_task_t *task, size_t every, fmx_entity_list_t *out) {
     return 0;
 }
 
+/* Rounds of ratio[i] from each input i, skipping exhausted ones. */
+static int s_weave(fmx_task_t *task, const int64_t *ratio, fmx_entity_list_t *out) {
+    size_t *cursor = msgpack_zone_malloc(task->zone, task->n_inputs * sizeof(*cursor));
+    if (!cursor) return -1;
+    memset(cursor, 0, task->n_inputs * sizeof(*cursor));
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < task->n_inputs; i++) {
+            const fmx_entity_list_t *in = &task->inputs[i];
+            size_t take = ratio ? (size_t)ratio[i] : 1;
+            for (size_t k = 0; k < take && cursor[i] < in->n; k++, progress = true)
+                if (!fmx_entity_list_push(out, &in->v[cursor[i]++], task->zone)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every input merged by score (stable), each input capped at its quota. */
+static int s_by_score(fmx_task_t *task, const int64_t *quotas, fmx_entity_list_t *out) {
+    size_t total = fmx_node_input_total(task);
+    double *keys = msgpack_zone_malloc(task->zone, (total ? total : 1) * sizeof(*keys));
+    const fmx_entity_t **all = msgpack_zone_malloc(task->zone, (total ? total : 1) * sizeof(*all));
+    size_t *from = msgpack_zone_malloc(task->zone, (total ? total : 1) * sizeof(*from));
+    size_t *taken = msgpack_zone_malloc(task->zone, task->n_inputs * sizeof(*taken));
+    size_t *order;
+    if (!keys || !all || !from || !taken) return -1;
+    memset(taken, 0, task->n_inputs * sizeof(*taken));
+    /* Concatenated in input order, the sort's index tie-break is exactly "input, then position". */
+    size_t k = 0;
+    for (size_t i = 0; i < task->n_inputs; i++)
+        for (size_t j = 0; j < task->inputs[i].n; j++, k++) {
+            all[k] = &task->inputs[i].v[j];
+            keys[k] = all[k]->has_score ? all[k]->score : -INFINITY;
+            from[k] = i;
+        }
+    if (fmx_node_order_desc(keys, total, &order, task->zone) != 0) return -1;
+    for (size_t r = 0; r < total; r++) {
+        size_t i = from[order[r]];
+        if (quotas && quotas[i] > 0 && taken[i] >= (uint64_t)quotas[i]) continue;
+        taken[i]++;
+        if (!fmx_entity_list_push(out, all[order[r]], task->zone)) return -1;
+    }
+    return 0;
+}
+
 static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]) {
-    fmx_str_t strategy;
-    int64_t every, max_run, limit;
+    fmx_str_t strategy, debunch_by;
+    int64_t every, max_run, max_run_seller, limit;
+    int64_t *ratio = NULL, *quotas = NULL;
+    size_t n_ratio = 0, n_quotas = 0;
     if (fmx_node_param_str(task, "strategy", false, &strategy, err) < 0) return -1;
     if (fmx_node_param_int(task, "every", 5, 1, INT32_MAX, &every, err) != 0) return -1;
-    if (fmx_node_param_int(task, "max_run_same_seller", 0, 0, INT32_MAX, &max_run, err) != 0) return -1;
+    if (fmx_node_param_str(task, "debunch_by", false, &debunch_by, err) < 0) return -1;
+    if (fmx_node_param_int(task, "max_run", 0, 0, INT32_MAX, &max_run, err) != 0) return -1;
+    if (fmx_node_param_int(task, "max_run_same_seller", 0, 0, INT32_MAX, &max_run_seller, err) != 0) return -1;
     if (fmx_node_param_int(task, "limit", INT64_MAX, 0, INT64_MAX, &limit, err) != 0) return -1;
-    bool concat = false;
-    if (strategy.ptr && fmx_node_str_eq(strategy, FMX_STR_LIT("concat")))
-        concat = true;
-    else if (strategy.ptr && !fmx_node_str_eq(strategy, FMX_STR_LIT("slots")))
-        return fmx_err(err, "param 'strategy' must be \"slots\" or \"concat\"");
     if (task->n_inputs < 1) return fmx_err(err, "blend needs at least one input");
+    if (fmx_node_param_int_list(task, "ratio", task->n_inputs, 0, INT32_MAX, &ratio, &n_ratio, err) < 0) return -1;
+    if (ratio && n_ratio != task->n_inputs)
+        return fmx_err(err, "param 'ratio' has %zu entries for %zu inputs", n_ratio, task->n_inputs);
+    if (fmx_node_param_int_list(task, "quotas", task->n_inputs, 0, INT64_MAX, &quotas, &n_quotas, err) < 0) return -1;
+    if (quotas && n_quotas != task->n_inputs)
+        return fmx_err(err, "param 'quotas' has %zu entries for %zu inputs", n_quotas, task->n_inputs);
+    if (max_run > 0 && max_run_seller > 0)
+        return fmx_err(err, "give param 'max_run' (with 'debunch_by') or 'max_run_same_seller', not both");
+    if (max_run == 0 && max_run_seller > 0) {
+        max_run = max_run_seller;
+        debunch_by = FMX_STR_LIT("seller_id");
+    }
+    if (!debunch_by.ptr) debunch_by = FMX_STR_LIT("seller_id");
+    if (max_run > 0 && debunch_by.len == 0) return fmx_err(err, "param 'debunch_by' is empty");
+
+    enum { SLOTS, CONCAT, WEAVE, SCORE } how = SLOTS;
+    if (!strategy.ptr || fmx_node_str_eq(strategy, FMX_STR_LIT("slots")))
+        how = SLOTS;
+    else if (fmx_node_str_eq(strategy, FMX_STR_LIT("concat")))
+        how = CONCAT;
+    else if (fmx_node_str_eq(strategy, FMX_STR_LIT("weave")))
+        how = WEAVE;
+    else if (fmx_node_str_eq(strategy, FMX_STR_LIT("score")))
+        how = SCORE;
+    else
+        return fmx_err(err, "param 'strategy' must be \"slots\", \"concat\", \"weave\" or \"score\"");
 
     if (fmx_entity_list_reserve(out, fmx_node_input_total(task), task->zone) != 0) return fmx_err(err, "out of memory");
-    if (concat) {
-        for (size_t i = 0; i < task->n_inputs; i++)
-            for (size_t j = 0; j < task->inputs[i].n; j++)
-                if (!fmx_entity_list_push(out, &task->inputs[i].v[j], task->zone)) return fmx_err(err, "out of memory");
-    } else if (s_slots(task, (size_t)every, out) != 0) {
-        return fmx_err(err, "out of memory");
+    int rc = 0;
+    switch (how) {
+    case CONCAT:
+        for (size_t i = 0; i < task->n_inputs && rc == 0; i++)
+            for (size_t j = 0; j < task->inputs[i].n && rc == 0; j++)
+                if (!fmx_entity_list_push(out, &task->inputs[i].v[j], task->zone)) rc = -1;
+        break;
+    case SLOTS: rc = s_slots(task, (size_t)every, out); break;
+    case WEAVE: rc = s_weave(task, ratio, out); break;
+    case SCORE: rc = s_by_score(task, quotas, out); break;
     }
-    if (max_run > 0 && s_debunch(out, (size_t)max_run, task->zone) != 0) return fmx_err(err, "out of memory");
+    if (rc != 0) return fmx_err(err, "out of memory");
+    if (fmx_node_deadline_check(task, err) != 0) return -1;
+    if (max_run > 0 && s_debunch(out, debunch_by, (size_t)max_run, task->zone) != 0)
+        return fmx_err(err, "out of memory");
     if ((uint64_t)limit < out->n) out->n = (size_t)limit;
     return 0;
 }

@@ -22,10 +22,16 @@ static const expect_t expected[] = {
     {"retrieve", 0, 0, "key:str:req limit:int:opt entity_type:str:opt"},
     {"hydrate", 1, -1, "fields:list:opt"},
     {"merge", 1, -1, "limit:int:opt"},
-    {"filter", 1, 1, "where:expr:req"},
+    {"filter", 1, 1, "where:expr:opt seen_key:str:opt blocked_key:str:opt blocked_by:list:opt"},
     {"score", 1, 1, "model:str:opt weights:map:opt"},
-    {"rank", 1, 1, "limit:int:opt by:str:opt"},
-    {"blend", 1, -1, "strategy:str:opt every:int:opt max_run_same_seller:int:opt limit:int:opt"},
+    {"rank", 1, 1,
+     "limit:int:opt by:str:opt per_group_by:str:opt per_group_limit:int:opt items_limit:int:opt "
+     "across:bool:opt"},
+    {"group", 1, 1,
+     "by:str:req type:str:opt title:str:opt min_items:int:opt max_items:int:opt max_groups:int:opt score:str:opt"},
+    {"blend", 1, -1,
+     "strategy:str:opt every:int:opt ratio:list:opt quotas:list:opt debunch_by:str:opt max_run:int:opt "
+     "max_run_same_seller:int:opt limit:int:opt"},
     {"layout", 1, 1, "limit:int:opt min_items:int:opt"},
 };
 
@@ -42,7 +48,7 @@ static void test_table_matches_catalogue(void **state) {
         assert_int_equal(s->max_inputs, e->max_inputs);
         assert_non_null(s->doc);
         assert_true(strlen(s->doc) > 10);
-        char got[256] = "";
+        char got[512] = "";
         for (const fmx_param_spec_t *p = s->params; p->key; p++) {
             char one[64];
             snprintf(one, sizeof one, "%s%s:%s:%s", got[0] ? " " : "", p->key, fmx_param_kind_name(p->kind),
@@ -60,7 +66,7 @@ static void test_find(void **state) {
     const fmx_node_schema_t *f = fmx_node_schema_find("filter");
     assert_non_null(f);
     assert_string_equal(f->name, "filter");
-    assert_ptr_equal(fmx_node_schema_find("layout"), &fmx_node_schemas[7]);
+    assert_ptr_equal(fmx_node_schema_find("layout"), &fmx_node_schemas[8]);
     assert_null(fmx_node_schema_find("shuffle"));
     assert_null(fmx_node_schema_find("Filter")); /* names are case-sensitive */
     assert_null(fmx_node_schema_find("filte"));
@@ -85,7 +91,7 @@ static void test_param(void **state) {
     assert_null(fmx_node_schema_param(r, NULL));
     const fmx_param_spec_t *where = fmx_node_schema_param(fmx_node_schema_find("filter"), "where");
     assert_int_equal(where->kind, FMX_PARAM_EXPR);
-    assert_true(where->required);
+    assert_false(where->required); /* where, seen_key or blocked_key: checked by the node */
     assert_int_equal(fmx_node_schema_param(fmx_node_schema_find("score"), "weights")->kind, FMX_PARAM_MAP);
 }
 

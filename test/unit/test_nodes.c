@@ -271,7 +271,8 @@ static void s_store_close(s_fx_t *fx) {
 
 static void test_table(void **state) {
     (void)state;
-    static const char *const names[] = {"retrieve", "hydrate", "merge", "filter", "score", "rank", "blend", "layout"};
+    static const char *const names[] = {"retrieve", "hydrate", "merge", "filter", "score",
+                                        "rank",     "group",   "blend", "layout"};
     assert_int_equal(fmx_node_type_count(), FMX_ARRAY_LEN(names));
     for (size_t i = 0; i < FMX_ARRAY_LEN(names); i++) {
         const fmx_node_type_t *t = fmx_node_type_find(names[i]);
