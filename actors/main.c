@@ -20,7 +20,8 @@ static void s_on_signal(int sig) {
 }
 
 static void s_usage(FILE *out) {
-    fprintf(out, "usage: feedmix-actor --node TYPE --broker EP [--broker EP]... [--store DIR] [--data DIR]\n"
+    fprintf(out, "usage: feedmix-actor --node TYPE --broker EP [--broker EP]... [--store DIR|redis://HOST:PORT[/DB]]\n"
+                 "                     [--data DIR]\n"
                  "                     [--capacity N] [--threads N] [--heartbeat-ms N] [--name NAME]\n"
                  "                     [--log-level LEVEL] [--inject delay=MS|hang|spin|crash-after=N|garbage]\n"
                  "node types:");

@@ -319,17 +319,3 @@ int fmx_node_sort_desc(fmx_entity_list_t *list, const double *keys, msgpack_zone
     list->cap = n;
     return 0;
 }
-
-/* TEMPORARY (remove when common/store.c implements fmx_store_mget, issue 4 "Stores"): a weak
- * stand-in over fmx_store_get in the same transaction, so the node library links before the
- * store work is merged. The real definition is strong and replaces this one at link time. */
-__attribute__((weak)) int fmx_store_mget(fmx_store_txn_t *txn, size_t n, const char *const *keys,
-                                         const size_t *key_lens, const void **vals, size_t *val_lens,
-                                         char err[FMX_ERR_LEN]) {
-    for (size_t i = 0; i < n; i++) {
-        int rc = fmx_store_get(txn, keys[i], key_lens[i], &vals[i], &val_lens[i], err);
-        if (rc < 0) return -1;
-        if (rc > 0) vals[i] = NULL, val_lens[i] = 0;
-    }
-    return 0;
-}

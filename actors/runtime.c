@@ -475,7 +475,8 @@ int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char
     else
         snprintf(a.name, sizeof a.name, "%s-%d", config->node_type, (int)getpid());
     fmx_store_t *store = NULL;
-    if (config->store_path && access(config->store_path, F_OK) == 0) {
+    /* A missing LMDB dir means no store; a Redis URL is opened (it connects per transaction). */
+    if (config->store_path && (fmx_store_is_redis(config->store_path) || access(config->store_path, F_OK) == 0)) {
         store = fmx_store_open(config->store_path, 1, 0, err);
         if (!store) return -1;
     }

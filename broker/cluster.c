@@ -6,6 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/store.h"
+
 void fmx_cluster_defaults(fmx_cluster_t *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:7400");
@@ -49,7 +51,49 @@ static int s_uint(s_ctx_t *x, const yaml_node_t *v, uint32_t lo, uint32_t hi, ui
     return s_fail(x, v, msg, key);
 }
 
+static bool s_scalar_is(const yaml_node_t *v, const char *s) {
+    return v->type == YAML_SCALAR_NODE && strcmp((const char *)v->data.scalar.value, s) == 0;
+}
+
+/* store: { backend: lmdb, path: DIR } (backend optional) or { backend: redis, url: URL }. The
+ * result is one string in c->store_path, what the actors' --store takes. */
+static int s_store_section(s_ctx_t *x, fmx_cluster_t *c, yaml_node_t *map) {
+    if (map->type != YAML_MAPPING_NODE) return s_fail(x, map, "expected a mapping for", "store");
+    yaml_node_t *backend = NULL, *path = NULL, *url = NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(x->doc, p->key), *v = yaml_document_get_node(x->doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) return s_fail(x, map, "expected string keys in", "store");
+        const char *key = (const char *)k->data.scalar.value;
+        yaml_node_t **slot = strcmp(key, "backend") == 0 ? &backend
+                             : strcmp(key, "path") == 0  ? &path
+                             : strcmp(key, "url") == 0   ? &url
+                                                         : NULL;
+        if (!slot) return s_fail(x, k, "unknown key in `store` (expected backend, path, url):", key);
+        if (*slot) return s_fail(x, k, "duplicate key in `store`:", key);
+        *slot = v;
+    }
+    char value[sizeof c->store_path]; /* c is changed only when the section is valid */
+    if (backend && !s_scalar_is(backend, "lmdb") && !s_scalar_is(backend, "redis"))
+        return s_fail(x, backend, "expected lmdb or redis for", "backend");
+    if (backend && s_scalar_is(backend, "redis")) {
+        if (path) return s_fail(x, path, "`path` is for backend lmdb; backend redis takes", "url");
+        if (!url) return s_fail(x, backend, "backend redis needs", "url: \"redis://HOST:PORT[/DB]\"");
+        if (s_str(x, url, value, sizeof value, "url") != 0) return -1;
+        char why[FMX_ERR_LEN];
+        if (fmx_store_check_url(value, why) != 0) return s_fail(x, url, why, NULL);
+    } else {
+        if (url) return s_fail(x, url, "`url` needs", "backend: redis");
+        if (!path) return 0; /* the default directory */
+        if (s_str(x, path, value, sizeof value, "path") != 0) return -1;
+        if (fmx_store_is_redis(value))
+            return s_fail(x, path, "a Redis URL is not an LMDB directory; write it as", "backend: redis, url: ...");
+    }
+    memcpy(c->store_path, value, sizeof value);
+    return 0;
+}
+
 static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_node_t *map) {
+    if (strcmp(section, "store") == 0) return s_store_section(x, c, map);
     if (map->type != YAML_MAPPING_NODE) return s_fail(x, map, "expected a mapping for", section);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(x->doc, p->key), *v = yaml_document_get_node(x->doc, p->value);
@@ -61,8 +105,6 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_str(x, k, c->actors[c->n_actors].type, sizeof c->actors[0].type, "actor type");
             if (rc == 0) rc = s_uint(x, v, 0, 64, &c->actors[c->n_actors].replicas, key);
             if (rc == 0) c->n_actors++;
-        } else if (strcmp(section, "store") == 0 && strcmp(key, "path") == 0) {
-            rc = s_str(x, v, c->store_path, sizeof c->store_path, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "frontend") == 0) {
             rc = s_str(x, v, c->frontend, sizeof c->frontend, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "backend") == 0) {

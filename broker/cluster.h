@@ -3,7 +3,8 @@
  *   broker:  { frontend: EP, backend: EP, admin: EP, heartbeat_ms: N, liveness: N,
  *              max_requests: N, queue_per_type: N, feeds: DIR, params: FILE, experiments: FILE,
  *              fallback_cache_mb: N, fallback_cache_ttl_s: N }
- *   store:   { path: DIR }
+ *   store:   { backend: lmdb, path: DIR }       (backend optional: lmdb is the default)
+ *         or { backend: redis, url: "redis://HOST:PORT[/DB]" }
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
 #ifndef FMX_CLUSTER_H
@@ -23,7 +24,7 @@ typedef struct {
     char feeds_dir[FMX_PATH_MAX];
     char params_path[FMX_PATH_MAX];      /* a missing file means no overrides */
     char experiments_path[FMX_PATH_MAX]; /* a missing file means no experiments */
-    char store_path[FMX_PATH_MAX];
+    char store_path[FMX_PATH_MAX];       /* an LMDB dir or a redis:// URL: the actors' --store */
     uint32_t heartbeat_ms;   /* 1..60000 */
     uint32_t liveness;       /* heartbeats missed before a peer is dead, 1..100 */
     uint32_t max_requests;   /* in flight at once, 1..65535; more get `overloaded` */

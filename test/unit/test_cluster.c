@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker/cluster.h"
+#include "common/store.h"
 
 static const char *s_fixture(const char *name) {
     static char path[1024];
@@ -52,6 +53,29 @@ static void test_errors_name_file_line_column(void **state) {
     s_expect_error("missing.yaml", "missing.yaml", "cannot open");
 }
 
+/* store: an LMDB directory (today's form, backend optional) or a Redis URL; either way one
+ * string, which feedmix-supervise passes to the actors as --store. */
+static void test_store_backends(void **state) {
+    (void)state;
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN] = "";
+    fmx_cluster_defaults(&c);
+    assert_string_equal(c.store_path, "var/store");
+    if (fmx_cluster_load(&c, s_fixture("store_redis.yaml"), err) != 0) fail_msg("%s", err);
+    assert_string_equal(c.store_path, "redis://127.0.0.1:6380/2");
+    assert_true(fmx_store_is_redis(c.store_path));
+    assert_int_equal(fmx_cluster_load(&c, s_fixture("store_lmdb.yaml"), err), 0);
+    assert_string_equal(c.store_path, "/var/lib/feedmix/store");
+    assert_false(fmx_store_is_redis(c.store_path));
+
+    s_expect_error("bad_store_backend.yaml", "bad_store_backend.yaml:2:12:", "expected lmdb or redis for backend");
+    s_expect_error("bad_store_url.yaml", "bad_store_url.yaml:3:8:", "the port is missing");
+    s_expect_error("bad_store_no_url.yaml", "bad_store_no_url.yaml:3:9:", "`path` is for backend lmdb");
+    s_expect_error("bad_store_url_lmdb.yaml", "bad_store_url_lmdb.yaml:2:8:", "`url` needs backend: redis");
+    s_expect_error("bad_store_key.yaml", "bad_store_key.yaml:3:3:", "unknown key in `store`");
+    s_expect_error("bad_store_redis_path.yaml", "bad_store_redis_path.yaml:2:9:", "backend: redis, url:");
+}
+
 static void test_the_shipped_cluster_file_loads(void **state) {
     (void)state;
     const char *dir = getenv("FMX_FIXTURES");
@@ -68,6 +92,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_overlay),
         cmocka_unit_test(test_errors_name_file_line_column),
+        cmocka_unit_test(test_store_backends),
         cmocka_unit_test(test_the_shipped_cluster_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,11 +17,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <hiredis/hiredis.h>
+
 #include "actors/node.h"
 #include "common/store.h"
 #include "schemas/entity.h"
 #include "schemas/mpobj.h"
 #include "schemas/node_schema.h"
+#include "test/support/redis.h"
 
 #define S_MAX_INPUTS 4
 
@@ -240,15 +243,21 @@ static int64_t s_field_int(const fmx_entity_t *e, const char *k) {
 
 /* ---- store helpers ---- */
 
+/* Opens the store at path (an LMDB dir or a redis:// URL), emptied, with a write transaction. */
+static void s_store_open_at(s_fx_t *fx, const char *path) {
+    fx->store = fmx_store_open(path, 0, 16, fx->err);
+    assert_non_null(fx->store);
+    fx->wtxn = fmx_store_write_begin(fx->store, fx->err);
+    assert_non_null(fx->wtxn);
+    assert_int_equal(fmx_store_clear(fx->wtxn, fx->err), 0);
+    fx->env.store = fx->store;
+}
+
 static void s_store_open(s_fx_t *fx) {
     fx->dir = strdup("/tmp/fmx-test-nodes-XXXXXX");
     assert_non_null(fx->dir);
     assert_non_null(mkdtemp(fx->dir));
-    fx->store = fmx_store_open(fx->dir, 0, 16, fx->err);
-    assert_non_null(fx->store);
-    fx->wtxn = fmx_store_write_begin(fx->store, fx->err);
-    assert_non_null(fx->wtxn);
-    fx->env.store = fx->store;
+    s_store_open_at(fx, fx->dir);
 }
 
 /* Stores what fx->sb holds under key. */
@@ -486,6 +495,125 @@ static void test_hydrate_many_and_deadline(void **state) {
     fx->task.deadline_us = 1; /* long past */
     assert_int_equal(s_run(fx, "hydrate"), -1);
     assert_string_equal(fx->err, "deadline passed");
+}
+
+/* An entity with items (a carousel): each "id" of the comma-separated list is a livestream. */
+static fmx_entity_t s_carousel(s_fx_t *fx, const char *id, const char *items) {
+    fmx_entity_t c = s_ent(fx, id, "carousel", NAN, "sub", "title=stale");
+    c.has_items = true;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", items);
+    char *save = NULL;
+    for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
+        fmx_entity_t e = s_ent(fx, it, "livestream", NAN, "sub", NULL);
+        assert_non_null(fmx_entity_list_push(&c.items, &e, fx->zone));
+    }
+    return c;
+}
+
+static void s_push(s_fx_t *fx, size_t input, fmx_entity_t e) {
+    if (input >= fx->n_inputs) fx->n_inputs = input + 1;
+    assert_non_null(fmx_entity_list_push(&fx->raw[input], &e, fx->zone));
+}
+
+/* Carousels share the batch: ls1 and ls2 in the top level and in five carousels (one nested in
+ * another), ls9 everywhere but not stored. Stores what the run needs into the open store, runs
+ * hydrate and checks every level. Returns the number of distinct keys the run had to fetch. */
+static size_t s_hydrate_nested(s_fx_t *fx) {
+    s_pack_spec(fx, "viewers=10,title=one");
+    s_store_put(fx, "entity:livestream:ls1");
+    s_pack_spec(fx, "viewers=20,title=two");
+    s_store_put(fx, "entity:livestream:ls2");
+    s_pack_spec(fx, "title=Trending");
+    s_store_put(fx, "entity:carousel:c2");
+    s_store_commit(fx);
+
+    s_add(fx, 0, "ls1", "livestream", 0.5, "follows", NULL);
+    s_push(fx, 0, s_carousel(fx, "c1", "ls2,ls1,ls9"));
+    s_add(fx, 0, "ls9", "livestream", NAN, "follows", NULL);
+    fmx_entity_t c2 = s_carousel(fx, "c2", "ls1,ls9");
+    fmx_entity_t c3 = s_carousel(fx, "c3", "ls9,ls2,ls1");
+    assert_non_null(fmx_entity_list_push(&c2.items, &c3, fx->zone));
+    s_push(fx, 0, c2);
+    s_push(fx, 0, s_carousel(fx, "c4", "ls9")); /* nothing left in it */
+    s_add(fx, 1, "ls2", "livestream", 0.7, "trending", NULL);
+    s_push(fx, 1, s_carousel(fx, "c1", "ls1")); /* a duplicate of c1: the first one wins */
+    s_push(fx, 1, s_carousel(fx, "c5", "ls2,ls1"));
+    assert_int_equal(s_run(fx, "hydrate"), 0);
+    s_store_close(fx); /* nothing may point into the store (or a Redis reply) now */
+
+    assert_string_equal(s_ids(fx, &fx->out), "ls1,c1,c2,c4,ls2,c5");
+    const fmx_entity_t *o = fx->out.v;
+    assert_int_equal(s_field_int(&o[0], "viewers"), 10);
+    assert_int_equal(s_field_int(&o[4], "viewers"), 20);
+    s_assert_str(o[4].source, "trending");
+    /* c1: its items in their order, ls9 dropped; no record, so its own fields stay. */
+    assert_string_equal(s_ids(fx, &o[1].items), "ls2,ls1");
+    assert_int_equal(s_field_int(&o[1].items.v[0], "viewers"), 20);
+    assert_int_equal(s_field_int(&o[1].items.v[1], "viewers"), 10);
+    fmx_str_t title;
+    assert_int_equal(fmx_mp_get_str(&o[1].fields, "title", &title), 0);
+    s_assert_str(title, "stale");
+    /* c2 has a record; c3 inside it is hydrated too. */
+    assert_int_equal(fmx_mp_get_str(&o[2].fields, "title", &title), 0);
+    s_assert_str(title, "Trending");
+    assert_string_equal(s_ids(fx, &o[2].items), "ls1,c3");
+    assert_int_equal(s_field_int(&o[2].items.v[0], "viewers"), 10);
+    const fmx_entity_t *in3 = &o[2].items.v[1];
+    assert_true(in3->has_items);
+    assert_string_equal(s_ids(fx, &in3->items), "ls2,ls1");
+    assert_int_equal(s_field_int(&in3->items.v[1], "viewers"), 10);
+    /* c4 is kept, empty: layout's min_items decides. */
+    assert_true(o[3].has_items);
+    assert_int_equal(o[3].items.n, 0);
+    assert_string_equal(s_ids(fx, &o[5].items), "ls2,ls1");
+    /* The inputs were not changed in place: the first input's c1 still lists ls9. */
+    assert_int_equal(fx->in[0].v[1].items.n, 3);
+    /* ls1, ls2, ls9 + carousels c1..c5 */
+    return 8;
+}
+
+static void test_hydrate_nested(void **state) {
+    s_fx_t *fx = *state;
+    s_store_open(fx);
+    s_hydrate_nested(fx);
+}
+
+/* INFO's counter `name` in `section` (e.g. stats / keyspace_hits, commandstats / cmdstat_mget:calls). */
+static long long s_redis_info(redisContext *c, const char *section, const char *name) {
+    redisReply *r = redisCommand(c, "INFO %s", section);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    const char *at = strstr(r->str, name);
+    long long v = at ? strtoll(at + strlen(name) + 1, NULL, 10) : 0;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The same on Redis, where the batch is observable: one MGET, one lookup per distinct key. */
+static void test_hydrate_nested_redis(void **state) {
+    s_fx_t *fx = *state;
+    redis_t rs;
+    memset(&rs, 0, sizeof rs);
+    int started = redis_start(&rs);
+    if (started == 1) {
+        fprintf(stderr, "%s\n", rs.why);
+        skip();
+    }
+    assert_int_equal(started, 0);
+    redisContext *c = redisConnect("127.0.0.1", rs.port);
+    assert_true(c && !c->err);
+    s_store_open_at(fx, rs.url);
+    long long lookups = s_redis_info(c, "stats", "keyspace_hits") + s_redis_info(c, "stats", "keyspace_misses");
+    long long mgets = s_redis_info(c, "commandstats", "cmdstat_mget:calls");
+    long long gets = s_redis_info(c, "commandstats", "cmdstat_get:calls");
+    size_t distinct = s_hydrate_nested(fx);
+    lookups = s_redis_info(c, "stats", "keyspace_hits") + s_redis_info(c, "stats", "keyspace_misses") - lookups;
+    assert_int_equal(s_redis_info(c, "commandstats", "cmdstat_mget:calls") - mgets, 1);
+    assert_int_equal(s_redis_info(c, "commandstats", "cmdstat_get:calls") - gets, 0);
+    assert_int_equal(lookups, (long long)distinct);
+    redisFree(c);
+    redis_fini(&rs);
 }
 
 /* ---- merge ---- */
@@ -940,6 +1068,8 @@ int main(void) {
         T(test_hydrate),
         T(test_hydrate_fields_projection),
         T(test_hydrate_many_and_deadline),
+        T(test_hydrate_nested),
+        T(test_hydrate_nested_redis),
         T(test_merge),
         T(test_merge_many_and_deadline),
         T(test_filter),

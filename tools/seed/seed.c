@@ -1,6 +1,8 @@
 /* seed.c - feedmix-seed: writes the deterministic demo marketplace into an LMDB store.
  *
- *   feedmix-seed --out DIR [--models DIR] [--users N] [--seed S]
+ *   feedmix-seed --out DIR|redis://HOST:PORT[/DB] [--models DIR] [--users N] [--seed S]
+ *
+ * --out is an LMDB directory (created) or a Redis URL (common/store.h): the same keys and bytes.
  *
  * Same seed and user count -> byte-identical store content: every random draw comes from one
  * splitmix64 stream consumed in a fixed order, every sort breaks ties by index, and the store is
@@ -476,7 +478,8 @@ static int s_already_seeded(s_writer_t *w, size_t n_users, size_t n_sellers, uin
 }
 
 static void s_usage(FILE *f) {
-    fprintf(f, "usage: feedmix-seed --out DIR [--models DIR] [--users N (1000)] [--seed S (1)] [--force]\n");
+    fprintf(f, "usage: feedmix-seed --out DIR|redis://HOST:PORT[/DB] [--models DIR] [--users N (1000)] [--seed S (1)]\n"
+               "                   [--force]\n");
 }
 
 int main(int argc, char **argv) {
