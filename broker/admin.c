@@ -1,8 +1,9 @@
-/* admin.c - the admin socket: stats, replicas, reload. One msgpack map each way (PROTOCOL.md). */
+/* admin.c - the admin socket: stats, replicas, metrics, reload. One msgpack map each way (PROTOCOL.md). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker/broker_int.h"
+#include "broker/metrics_sink.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "schemas/mpcheck.h"
@@ -14,10 +15,11 @@ static void s_kv(msgpack_packer *pk, const char *key, uint64_t v) {
 }
 
 static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, 8);
     fmx_mp_pack_cstr(pk, "status");
     fmx_mp_pack_cstr(pk, "ok");
     s_kv(pk, "uptime_ms", (fmx_clock_now_us() - b->started_us) / 1000u);
+    s_kv(pk, "metrics_port", fmx_metrics_sink_port(b->metrics)); /* 0: the HTTP endpoint is off */
     fmx_mp_pack_cstr(pk, "types");
     size_t n_types = fmx_registry_type_count(b->registry);
     msgpack_pack_map(pk, n_types);
@@ -110,6 +112,24 @@ static void s_replicas(fmx_broker_t *b, msgpack_packer *pk) {
     fmx_registry_each(b->registry, s_replica, &e);
 }
 
+static void s_error(msgpack_packer *pk, const char *code, const char *message);
+
+/* {"status": "ok", "text": the Prometheus exposition /metrics would serve now}. */
+static void s_metrics(fmx_broker_t *b, msgpack_packer *pk) {
+    char *text;
+    size_t len;
+    if (fmx_metrics_sink_text(b->metrics, &text, &len) != 0) {
+        s_error(pk, "internal", "out of memory rendering the metrics");
+        return;
+    }
+    msgpack_pack_map(pk, 2);
+    fmx_mp_pack_cstr(pk, "status");
+    fmx_mp_pack_cstr(pk, "ok");
+    fmx_mp_pack_cstr(pk, "text");
+    fmx_mp_pack_strn(pk, text, len);
+    free(text);
+}
+
 static void s_error(msgpack_packer *pk, const char *code, const char *message) {
     msgpack_pack_map(pk, 2);
     fmx_mp_pack_cstr(pk, "status");
@@ -141,6 +161,8 @@ static void s_handle(fmx_broker_t *b, const void *data, size_t len, msgpack_pack
         s_stats(b, pk);
     } else if (cmd.len == 8 && memcmp(cmd.ptr, "replicas", 8) == 0) {
         s_replicas(b, pk);
+    } else if (cmd.len == 7 && memcmp(cmd.ptr, "metrics", 7) == 0) {
+        s_metrics(b, pk);
     } else if (cmd.len == 6 && memcmp(cmd.ptr, "reload", 6) == 0) {
         char errs[4096];
         if (fmx_broker_reload(b, errs, sizeof errs) == 0) {
@@ -151,7 +173,7 @@ static void s_handle(fmx_broker_t *b, const void *data, size_t len, msgpack_pack
             s_error(pk, "bad_request", errs);
         }
     } else {
-        s_error(pk, "bad_request", "unknown `cmd` (expected stats, replicas or reload)");
+        s_error(pk, "bad_request", "unknown `cmd` (expected stats, replicas, metrics or reload)");
     }
     msgpack_zone_destroy(&zone);
 }

@@ -1,8 +1,8 @@
 /* broker.c - sockets, intake and the event loop of feedmix-broker.
  *
- * Loop phases, once per pass: poll (timeout = next timer) -> readable sockets, each drained up to
- * a batch -> expired timers -> a pending reload. Everything runs on this one thread; nothing on the
- * hot path locks. */
+ * Loop phases, once per pass: poll (timeout = next timer or HTTP timeout) -> readable sockets, each
+ * drained up to a batch -> the metrics endpoint -> expired timers -> a pending reload. Everything
+ * runs on this one thread; nothing on the hot path locks. */
 #include "broker/broker.h"
 
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/broker_int.h"
+#include "broker/metrics_sink.h"
 #include "broker/obs.h"
 #include "common/clock.h"
 #include "common/frame.h"
@@ -448,6 +449,8 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
         fmx_err(err, "monitor connect failed: %s", zmq_strerror(errno));
         goto fail;
     }
+    b->metrics = fmx_metrics_sink_new(b, config->metrics_listen, err);
+    if (!b->metrics) goto fail;
     b->started_us = fmx_clock_now_us();
     b->extra_tokens = 1000; /* a full bucket: 100 extra tasks of burst */
     if (!fmx_timers_add(b->timers, b->started_us + (uint64_t)config->heartbeat_ms * 1000u, s_heartbeat_timer, b, 0)) {
@@ -478,6 +481,7 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     if (b->frontend) zmq_close(b->frontend);
     if (b->admin) zmq_close(b->admin);
     if (b->zmq_ctx) zmq_ctx_term(b->zmq_ctx);
+    fmx_metrics_sink_destroy(&b->metrics);
     fmx_registry_destroy(&b->registry);
     fmx_sched_destroy(&b->sched);
     fmx_timers_destroy(&b->timers);
@@ -493,15 +497,27 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
 int fmx_broker_run(fmx_broker_t *b, volatile int *stop, volatile int *reload) {
     fmx_log_info("serving clients on %s, actors on %s, admin on %s", b->config.frontend, b->config.backend,
                  b->config.admin);
+    int http_fd = fmx_metrics_sink_fd(b->metrics);
+    if (http_fd >= 0) { /* the port read back, for a listen address that asked for any (port 0) */
+        const char *listen = b->config.metrics_listen;
+        fmx_log_info("metrics on http://%.*s:%u/metrics", (int)(strrchr(listen, ':') - listen), listen,
+                     (unsigned)fmx_metrics_sink_port(b->metrics));
+    }
     while (!*stop) {
+        /* The metrics endpoint is one epoll descriptor among the sockets; its connection timeouts
+         * bound the sleep like our own timers do. */
         zmq_pollitem_t items[] = {
             {b->frontend, 0, ZMQ_POLLIN, 0},
             {b->backend, 0, ZMQ_POLLIN, 0},
             {b->admin, 0, ZMQ_POLLIN, 0},
             {b->monitor, 0, ZMQ_POLLIN, 0},
+            {NULL, http_fd, ZMQ_POLLIN, 0},
         };
-        long timeout = fmx_timers_poll_timeout_ms(b->timers, fmx_clock_now_us());
-        int rc = zmq_poll(items, 4, timeout);
+        uint64_t now = fmx_clock_now_us();
+        long timeout = fmx_timers_poll_timeout_ms(b->timers, now);
+        long http_ms = fmx_metrics_sink_poll_timeout_ms(b->metrics, now);
+        if (http_ms >= 0 && (timeout < 0 || http_ms < timeout)) timeout = http_ms;
+        int rc = zmq_poll(items, http_fd >= 0 ? 5 : 4, timeout);
         if (rc < 0) {
             if (errno == EINTR) continue;
             fmx_log_error("zmq_poll failed: %s", zmq_strerror(errno));
@@ -512,6 +528,7 @@ int fmx_broker_run(fmx_broker_t *b, volatile int *stop, volatile int *reload) {
         if (items[3].revents & ZMQ_POLLIN) s_on_monitor(b);
         if (items[0].revents & ZMQ_POLLIN) s_on_frontend(b);
         if (items[2].revents & ZMQ_POLLIN) fmx_admin_handle(b);
+        if (http_fd >= 0) fmx_metrics_sink_poll_done(b->metrics, items[4].revents & ZMQ_POLLIN, fmx_clock_now_us());
         fmx_timers_run(b->timers, fmx_clock_now_us());
         if (*reload) {
             char errs[8192];

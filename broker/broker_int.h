@@ -98,6 +98,7 @@ struct fmx_broker {
     fmx_counters_t counters;
     msgpack_zone zone;        /* scratch for decoding actor headers */
     uint32_t extra_tokens;    /* hedges and retries share it, in tenths of a task (see exec.c) */
+    struct fmx_metrics_sink *metrics; /* Prometheus registry + /metrics endpoint (metrics_sink.h) */
 };
 
 /* exec.c */

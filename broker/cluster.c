@@ -7,6 +7,7 @@
 #include <yaml.h>
 
 #include "common/store.h"
+#include "broker/httpd.h"
 
 void fmx_cluster_defaults(fmx_cluster_t *c) {
     memset(c, 0, sizeof *c);
@@ -17,12 +18,19 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     snprintf(c->params_path, sizeof c->params_path, "configs/params.yaml");
     snprintf(c->experiments_path, sizeof c->experiments_path, "configs/experiments.yaml");
     snprintf(c->store_path, sizeof c->store_path, "var/store");
+    snprintf(c->metrics_listen, sizeof c->metrics_listen, "off");
     c->heartbeat_ms = 1000;
     c->liveness = 3;
     c->max_requests = 4096;
     c->queue_per_type = 10000;
     c->fallback_cache_mb = 64;
     c->fallback_cache_ttl_s = 300;
+}
+
+int fmx_cluster_check_metrics(const char *listen, char err[FMX_ERR_LEN]) {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    return strcmp(listen, "off") == 0 ? 0 : fmx_httpd_parse_listen(listen, &addr, &len, err);
 }
 
 typedef struct {
@@ -105,6 +113,10 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_str(x, k, c->actors[c->n_actors].type, sizeof c->actors[0].type, "actor type");
             if (rc == 0) rc = s_uint(x, v, 0, 64, &c->actors[c->n_actors].replicas, key);
             if (rc == 0) c->n_actors++;
+        } else if (strcmp(section, "metrics") == 0 && strcmp(key, "listen") == 0) {
+            rc = s_str(x, v, c->metrics_listen, sizeof c->metrics_listen, key);
+            char why[FMX_ERR_LEN];
+            if (rc == 0 && fmx_cluster_check_metrics(c->metrics_listen, why) != 0) rc = s_fail(x, v, why, NULL);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "frontend") == 0) {
             rc = s_str(x, v, c->frontend, sizeof c->frontend, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "backend") == 0) {
@@ -168,8 +180,9 @@ int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]) 
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
         const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
-        if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0) {
-            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors):", key);
+        if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0 &&
+            strcmp(key, "metrics") != 0) {
+            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors, metrics):", key);
             goto out_doc;
         }
         if (s_section(&x, c, key, v) != 0) goto out_doc;

@@ -5,6 +5,7 @@
  *              fallback_cache_mb: N, fallback_cache_ttl_s: N }
  *   store:   { backend: lmdb, path: DIR }       (backend optional: lmdb is the default)
  *         or { backend: redis, url: "redis://HOST:PORT[/DB]" }
+ *   metrics: { listen: HOST:PORT | off }    (the broker's /metrics endpoint; port 0: any free port)
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
 #ifndef FMX_CLUSTER_H
@@ -25,6 +26,8 @@ typedef struct {
     char params_path[FMX_PATH_MAX];      /* a missing file means no overrides */
     char experiments_path[FMX_PATH_MAX]; /* a missing file means no experiments */
     char store_path[FMX_PATH_MAX];       /* an LMDB dir or a redis:// URL: the actors' --store */
+    char metrics_listen[FMX_ENDPOINT_MAX]; /* "HOST:PORT" or "off" (the default: tests and side-by-side
+                                              brokers never fight over a port; cluster.yaml sets 9400) */
     uint32_t heartbeat_ms;   /* 1..60000 */
     uint32_t liveness;       /* heartbeats missed before a peer is dead, 1..100 */
     uint32_t max_requests;   /* in flight at once, 1..65535; more get `overloaded` */
@@ -41,5 +44,7 @@ typedef struct {
 void fmx_cluster_defaults(fmx_cluster_t *c);
 /* Overlays the file onto *c. 0, or -1 with err "FILE:LINE:COL: message". */
 int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]);
+/* 0 when listen is "off" or a metrics address fmx_httpd_parse_listen accepts; else -1 with err. */
+int fmx_cluster_check_metrics(const char *listen, char err[FMX_ERR_LEN]);
 
 #endif

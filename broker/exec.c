@@ -392,6 +392,7 @@ static void s_fail(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcom
                  run->ranking_id, s_variants(run, variants, sizeof variants), pn->name, pn->type, outcome,
                  pn->required ? "none (required)" : fmx_fallback_kind_name(pn->fallback));
     if (pn->required) {
+        fmx_obs_node_fallback(b, run, i, outcome, "none (required)"); /* as obs.h says: before the plan goes */
         char node[sizeof run->failover_node];
         snprintf(node, sizeof node, "%s", pn->name); /* the plan goes away if we fail over */
         if (s_failover(b, run, node, outcome)) return;

@@ -24,10 +24,12 @@ static void s_on_signal(int sig) {
 static void s_usage(FILE *out) {
     fprintf(out,
             "usage: feedmix-broker [--config FILE] [--feeds DIR] [--params FILE] [--experiments FILE]\n"
-            "                      [--frontend EP] [--backend EP] [--admin EP]\n"
+            "                      [--frontend EP] [--backend EP] [--admin EP] [--metrics HOST:PORT|off]\n"
             "                      [--heartbeat-ms N] [--max-requests N] [--log-level LEVEL] [--pidfile FILE]\n"
             "                      [--print-actors]\n"
-            "Serves feeds: clients on --frontend (REQ), actors on --backend (DEALER), admin on --admin.\n"
+            "Serves feeds: clients on --frontend (REQ), actors on --backend (DEALER), admin on --admin,\n"
+            "Prometheus text on http://HOST:PORT/metrics with --metrics (port 0: any free one, logged and in\n"
+            "the admin `stats` as metrics_port; default off unless the config sets metrics.listen).\n"
             "Flags override configs/cluster.yaml. SIGHUP reloads feeds, params and experiments; SIGTERM stops.\n");
 }
 
@@ -47,7 +49,8 @@ static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const 
 }
 
 int main(int argc, char **argv) {
-    enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT, O_PARAMS, O_EXPERIMENTS };
+    enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT, O_PARAMS,
+           O_EXPERIMENTS, O_METRICS };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},     {"feeds", required_argument, NULL, O_FEEDS},
         {"frontend", required_argument, NULL, O_FRONTEND}, {"backend", required_argument, NULL, O_BACKEND},
@@ -56,6 +59,7 @@ int main(int argc, char **argv) {
         {"pidfile", required_argument, NULL, O_PID},       {"help", no_argument, NULL, 'h'},
         {"print-actors", no_argument, NULL, O_PRINT},     {"params", required_argument, NULL, O_PARAMS},
         {"experiments", required_argument, NULL, O_EXPERIMENTS},
+        {"metrics", required_argument, NULL, O_METRICS},
         {NULL, 0, NULL, 0},
     };
     fmx_cluster_t config;
@@ -81,6 +85,13 @@ int main(int argc, char **argv) {
         case O_PARAMS: rc = s_copy(config.params_path, sizeof config.params_path, optarg, "--params"); break;
         case O_EXPERIMENTS:
             rc = s_copy(config.experiments_path, sizeof config.experiments_path, optarg, "--experiments");
+            break;
+        case O_METRICS:
+            rc = s_copy(config.metrics_listen, sizeof config.metrics_listen, optarg, "--metrics");
+            if (rc == 0 && fmx_cluster_check_metrics(config.metrics_listen, err) != 0) {
+                fprintf(stderr, "feedmix-broker: --metrics: %s\n", err);
+                rc = -1;
+            }
             break;
         case O_FRONTEND: rc = s_copy(config.frontend, sizeof config.frontend, optarg, "--frontend"); break;
         case O_BACKEND: rc = s_copy(config.backend, sizeof config.backend, optarg, "--backend"); break;
@@ -108,8 +119,8 @@ int main(int argc, char **argv) {
     if (print_actors) {
         /* For scripts/up: "TYPE REPLICAS" per line, then the endpoints and store. */
         for (size_t i = 0; i < config.n_actors; i++) printf("actor %s %u\n", config.actors[i].type, config.actors[i].replicas);
-        printf("frontend %s\nbackend %s\nadmin %s\nstore %s\nheartbeat_ms %u\n", config.frontend, config.backend,
-               config.admin, config.store_path, config.heartbeat_ms);
+        printf("frontend %s\nbackend %s\nadmin %s\nstore %s\nheartbeat_ms %u\nmetrics %s\n", config.frontend,
+               config.backend, config.admin, config.store_path, config.heartbeat_ms, config.metrics_listen);
         return 0;
     }
     fmx_log_init("broker", (fmx_log_level_t)level);

@@ -263,10 +263,12 @@ pid_t h_start_broker(h_t *h, const char *const *extra)
     /* The shipped feeds with budgets long enough for a loaded CI machine under ASan: process
      * tests check serving, replicas and restarts, not timing (the fallback tests do that). */
     snprintf(feeds, sizeof feeds, "%s/test/fixtures/integration/feeds_generous", h->source);
+    /* --metrics on port 0: every broker gets a free port (h_metrics_port reads it back). */
     char *argv[H_MAX_ARGS] = {exe,      "--feeds", feeds,          "--frontend",  h->front,  "--backend",
                               h->back,  "--admin", h->admin,       "--heartbeat-ms", "100", "--log-level",
-                              "info"}; /* info: a failing test's log then says why each node fell back */
-    if (s_args(argv, 13, extra) < 0)
+                              "info", /* info: a failing test's log then says why each node fell back */
+                              "--metrics", "127.0.0.1:0"};
+    if (s_args(argv, 15, extra) < 0)
         return -1;
     pid_t pid = s_spawn(h, "broker", argv);
     if (pid > 0)

@@ -82,7 +82,8 @@ int h_test_teardown(void **state);
 
 /* Starts feedmix-broker on the harness endpoints with --feeds test/fixtures/integration/feeds_generous
  * (the shipped feeds with budgets a loaded ASan machine can meet),
- * --heartbeat-ms 100, --log-level warn, then the NULL-terminated extra args (may be NULL).
+ * --heartbeat-ms 100, --log-level info, --metrics 127.0.0.1:0 (a free port: the admin `stats`
+ * says which, as metrics_port), then the NULL-terminated extra args (may be NULL).
  * Returns the pid (also kept in h->broker) or -1. Logs go to <dir>/broker.log (appended). */
 pid_t h_start_broker(h_t *h, const char *const *extra);
 /* Starts feedmix-actor --node type on the harness endpoints with the seeded store, data dir

@@ -76,6 +76,20 @@ static void test_store_backends(void **state) {
     s_expect_error("bad_store_redis_path.yaml", "bad_store_redis_path.yaml:2:9:", "backend: redis, url:");
 }
 
+static void test_metrics_listen(void **state) {
+    (void)state;
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN] = "";
+    fmx_cluster_defaults(&c);
+    assert_string_equal(c.metrics_listen, "off"); /* no port unless asked for */
+    assert_int_equal(fmx_cluster_load(&c, s_fixture("metrics.yaml"), err), 0);
+    assert_string_equal(c.metrics_listen, "127.0.0.1:0");
+    s_expect_error("bad_metrics.yaml", "bad_metrics.yaml:2:11:", "'nowhere' is not an IPv4 address");
+    assert_int_equal(fmx_cluster_check_metrics("off", err), 0);
+    assert_int_equal(fmx_cluster_check_metrics("[::1]:9400", err), 0);
+    assert_int_equal(fmx_cluster_check_metrics("127.0.0.1:70000", err), -1);
+}
+
 static void test_the_shipped_cluster_file_loads(void **state) {
     (void)state;
     const char *dir = getenv("FMX_FIXTURES");
@@ -86,6 +100,7 @@ static void test_the_shipped_cluster_file_loads(void **state) {
     fmx_cluster_defaults(&c);
     if (fmx_cluster_load(&c, path, err) != 0) fail_msg("%s", err);
     assert_true(c.n_actors >= 5);
+    assert_string_equal(c.metrics_listen, "127.0.0.1:9400"); /* DESIGN.md section 7 */
 }
 
 int main(void) {
@@ -93,6 +108,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_overlay),
         cmocka_unit_test(test_errors_name_file_line_column),
         cmocka_unit_test(test_store_backends),
+        cmocka_unit_test(test_metrics_listen),
         cmocka_unit_test(test_the_shipped_cluster_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* feedctl.c - the command-line client and admin tool.
  *
  *   feedctl get FEED --user ID [...]   one request on the client frontend, reply printed as JSON
- *   feedctl stats [--json]             broker counters and per-type replica load
+ *   feedctl stats [--json]             broker counters, per-type replica load, and (not --json) the
+ *                                      metrics as tables: per feed and per node counts, p50/p99
+ *   feedctl metrics                    the Prometheus text the broker's /metrics serves
  *   feedctl replicas | reload          the other admin commands
  *   feedctl validate [DIR]             load the configuration offline, report every error
  *   feedctl plan FEED --user ID [...]  the plan the broker would build, offline, as JSON or DOT
@@ -26,6 +28,7 @@
 #include "schemas/mpcheck.h"
 #include "schemas/request.h"
 #include "tools/feedctl/json.h"
+#include "tools/feedctl/metrics_print.h"
 #include "tools/feedctl/plan_print.h"
 
 #define EXIT_SERVED 0
@@ -54,7 +57,9 @@ static void s_usage(FILE *out)
           "  get FEED --user ID   request a feed and print the reply as JSON\n"
           "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--debug]\n"
           "      [--endpoint EP (env FEEDMIX_ENDPOINT, " DEFAULT_ENDPOINT ")]\n"
-          "  stats [--json]       replicas and load per node type, broker counters\n"
+          "  stats [--json]       replicas and load per node type, broker counters; then requests per\n"
+          "                       feed and outcomes per node with p50/p99 (from the metrics)\n"
+          "  metrics              the Prometheus text the broker serves on /metrics\n"
           "  replicas             every registered actor replica, as JSON\n"
           "  reload               reload feeds and parameters, print the result\n"
           "  wait TYPE=N...       wait until each node TYPE has N ready replicas (--timeout-ms, default 20000)\n"
@@ -435,8 +440,11 @@ static void s_print_stats(const msgpack_object *r)
 {
     const msgpack_object *uptime = s_get(r, "uptime_ms");
     const msgpack_object *feeds = s_get(r, "feeds");
+    const msgpack_object *port = s_get(r, "metrics_port");
     printf("uptime_ms: ");
     s_print_int(uptime, 0);
+    if (port && port->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        printf("\nmetrics_port: %" PRIu64 "%s", port->via.u64, port->via.u64 ? "" : " (the /metrics endpoint is off)");
     printf("\nfeeds:");
     if (feeds && feeds->type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < feeds->via.array.size; i++) {
@@ -476,7 +484,34 @@ static void s_print_stats(const msgpack_object *r)
     }
 }
 
-/* stats, replicas, reload: argv[0] is the admin command's name. */
+/* The admin `metrics` reply's text: printed raw (tables false) or as feed and node tables. */
+static int s_print_metrics(const char *admin, int timeout_ms, bool tables)
+{
+    zmq_msg_t frame;
+    msgpack_unpacked up;
+    int rc = s_admin_call(admin, "metrics", timeout_ms, &frame, &up);
+    if (rc == EXIT_SERVED) {
+        const msgpack_object *text = s_get(&up.data, "text");
+        char err[FMX_ERR_LEN];
+        if (!s_str_is(s_get(&up.data, "status"), "ok") || !text || text->type != MSGPACK_OBJECT_STR) {
+            s_print_json(stderr, &up.data);
+            rc = EXIT_ERROR;
+        } else if (!tables) {
+            fwrite(text->via.str.ptr, 1, text->via.str.size, stdout);
+        } else {
+            putchar('\n');
+            if (fmx_metrics_print_tables(stdout, text->via.str.ptr, text->via.str.size, err) != 0) {
+                fprintf(stderr, "feedctl: %s\n", err);
+                rc = EXIT_ERROR;
+            }
+        }
+    }
+    msgpack_unpacked_destroy(&up);
+    zmq_msg_close(&frame);
+    return rc;
+}
+
+/* stats, replicas, metrics, reload: argv[0] is the admin command's name. */
 static int s_cmd_admin(int argc, char **argv)
 {
     const char *admin;
@@ -485,6 +520,8 @@ static int s_cmd_admin(int argc, char **argv)
     bool is_stats = strcmp(argv[0], "stats") == 0;
     if (s_admin_opts(argc, argv, is_stats, &admin, &timeout_ms, &json) != 0)
         return EXIT_USAGE;
+    if (strcmp(argv[0], "metrics") == 0)
+        return s_print_metrics(admin, timeout_ms, false);
     zmq_msg_t frame;
     msgpack_unpacked up;
     int rc = s_admin_call(admin, argv[0], timeout_ms, &frame, &up);
@@ -495,6 +532,8 @@ static int s_cmd_admin(int argc, char **argv)
         else
             s_print_json(ok ? stdout : stderr, &up.data);
         rc = ok ? EXIT_SERVED : EXIT_ERROR;
+        if (is_stats && !json && ok)
+            rc = s_print_metrics(admin, timeout_ms, true);
     }
     msgpack_unpacked_destroy(&up);
     zmq_msg_close(&frame);
@@ -794,6 +833,7 @@ static const s_command_t s_commands[] = {
     {"get", s_cmd_get},
     {"stats", s_cmd_admin},
     {"replicas", s_cmd_admin},
+    {"metrics", s_cmd_admin},
     {"reload", s_cmd_admin},
     {"wait", s_cmd_wait},
     {"validate", s_cmd_validate},
