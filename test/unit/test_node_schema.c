@@ -23,7 +23,7 @@ static const expect_t expected[] = {
     {"hydrate", 1, -1, "fields:list:opt"},
     {"merge", 1, -1, "limit:int:opt"},
     {"filter", 1, 1, "where:expr:req"},
-    {"score", 1, 1, "model:str:opt weights:map:opt"},
+    {"score", 1, 1, "model:str:opt scorer:str:opt weights:map:opt"},
     {"rank", 1, 1, "limit:int:opt by:str:opt"},
     {"blend", 1, -1, "strategy:str:opt every:int:opt max_run_same_seller:int:opt limit:int:opt"},
     {"layout", 1, 1, "limit:int:opt min_items:int:opt"},
