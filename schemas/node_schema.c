@@ -32,8 +32,9 @@ static const fmx_param_spec_t s_filter_params[] = {
 };
 
 static const fmx_param_spec_t s_score_params[] = {
-    {"model", FMX_PARAM_STR, false, "weights file <data_dir>/models/<model>.weights"},
-    {"weights", FMX_PARAM_MAP, false, "feature -> weight; wins over model"},
+    {"model", FMX_PARAM_STR, false, "<data_dir>/models/<model>.json (XGBoost) or <model>.weights (linear)"},
+    {"scorer", FMX_PARAM_STR, false, "\"xgboost\" or \"linear\" (default: the .json when it exists)"},
+    {"weights", FMX_PARAM_MAP, false, "inline linear model, feature -> weight; wins over model"},
     {NULL, 0, false, NULL},
 };
 
@@ -81,7 +82,7 @@ const fmx_node_schema_t fmx_node_schemas[] = {
     {"hydrate", 1, -1, s_hydrate_params, "unions its inputs and fetches each entity's stored fields"},
     {"merge", 1, -1, s_merge_params, "unions its inputs, keeping the best score per entity and every source"},
     {"filter", 1, 1, s_filter_params, "keeps entities matching an expression, drops seen and blocked ones"},
-    {"score", 1, 1, s_score_params, "linear model score, sorted best first"},
+    {"score", 1, 1, s_score_params, "XGBoost or linear model score, sorted best first"},
     {"rank", 1, 1, s_rank_params, "stable sort by score or a field (within and across collections), caps, top-limit"},
     {"group", 1, 1, s_group_params, "entities -> collections (carousels) by the value of a field"},
     {"blend", 1, -1, s_blend_params, "interleaves inputs (slots, concat, weave, score), then debunches"},

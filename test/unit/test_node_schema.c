@@ -23,7 +23,7 @@ static const expect_t expected[] = {
     {"hydrate", 1, -1, "fields:list:opt"},
     {"merge", 1, -1, "limit:int:opt"},
     {"filter", 1, 1, "where:expr:opt seen_key:str:opt blocked_key:str:opt blocked_by:list:opt"},
-    {"score", 1, 1, "model:str:opt weights:map:opt"},
+    {"score", 1, 1, "model:str:opt scorer:str:opt weights:map:opt"},
     {"rank", 1, 1,
      "limit:int:opt by:str:opt per_group_by:str:opt per_group_limit:int:opt items_limit:int:opt "
      "across:bool:opt"},
