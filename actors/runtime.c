@@ -20,12 +20,18 @@
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
+#include "common/probes.h"
 #include "schemas/entity.h"
 #include "schemas/mpcheck.h"
 #include "schemas/wire.h"
 
 #define S_MAX_FRAMES (3 + FMX_WIRE_MAX_INPUTS)
 #define S_MAX_WORKERS 64
+
+/* USDT: task__start(type, task_id) and task__done(type, task_id, status, elapsed_us) around the
+ * node's run (common/probes.h, tools/feedtrace/README.md). */
+FMX_PROBE_SEMAPHORE(task__start);
+FMX_PROBE_SEMAPHORE(task__done);
 
 void fmx_runtime_defaults(fmx_runtime_config_t *c) {
     memset(c, 0, sizeof *c);
@@ -117,18 +123,24 @@ int fmx_runtime_execute(const fmx_node_type_t *type, void *state, const fmx_acto
         .env = env,
         .state = state,
     };
+    const char *type_name = type->name;
+    uint64_t task_id = h.task_id, run_start = 0;
+    if (FMX_PROBE_ENABLED(task__start) || FMX_PROBE_ENABLED(task__done)) run_start = fmx_clock_now_us();
+    FMX_PROBE(task__start, type_name, task_id);
     if (type->run(&task, &out, err) != 0) {
         if (!err[0]) fmx_err(err, "node failed");
-        goto reply;
+    } else {
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, output, msgpack_sbuffer_write);
+        if (fmx_entity_list_pack(&pk, &out) == 0)
+            ok = 1;
+        else {
+            fmx_err(err, "cannot pack the output");
+            output->size = 0;
+        }
     }
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, output, msgpack_sbuffer_write);
-    if (fmx_entity_list_pack(&pk, &out) != 0) {
-        fmx_err(err, "cannot pack the output");
-        output->size = 0;
-        goto reply;
-    }
-    ok = 1;
+    /* status 0: ok, -1: the node failed (an error reply goes back); elapsed covers run + pack. */
+    FMX_PROBE(task__done, type_name, task_id, ok ? 0 : -1, run_start ? fmx_clock_now_us() - run_start : 0);
 reply:
     fmx_wire_pack_result(header, h.task_id, ok, ok ? NULL : err, fmx_clock_now_us() - start);
     return ok ? 0 : -1;
