@@ -22,7 +22,8 @@
  *
  * Linear: text, one "feature weight" per line, an optional "bias b" line, `#` comments and blank
  * lines ignored; score = bias + sum(weight[f] * fields[f]). Int, float and bool fields count
- * (true = 1); missing or other fields count as 0.
+ * (true = 1); missing or other fields count as 0, except a feature named "score" with no such
+ * field, which reads the entity's incoming score (as in schemas/features.h).
  *
  * Model names are plain file names ([A-Za-z0-9_.-], no leading dot), so a request parameter can
  * never reach outside the models directory. A model is loaded once and cached in the node state
@@ -188,11 +189,17 @@ done:
     return rc;
 }
 
+/* A feature reads fields[name]; "score" with no such field reads the incoming (retrieval) score,
+ * as schemas/features.h names it, so a share model can weigh "mutual" against "recent". */
 static double s_linear_score(const s_model_t *m, const fmx_entity_t *e) {
     double s = m->bias, v;
-    for (size_t i = 0; i < m->n; i++)
-        if (fmx_node_number(fmx_entity_field(e, m->features[i].name, m->features[i].len), &v))
+    for (size_t i = 0; i < m->n; i++) {
+        const msgpack_object *f = fmx_entity_field(e, m->features[i].name, m->features[i].len);
+        if (fmx_node_number(f, &v))
             s += m->features[i].weight * v;
+        else if (!f && e->has_score && m->features[i].len == 5 && memcmp(m->features[i].name, "score", 5) == 0)
+            s += m->features[i].weight * e->score;
+    }
     return s;
 }
 
