@@ -26,7 +26,7 @@ static const expect_t expected[] = {
     {"score", 1, 1, "model:str:opt weights:map:opt"},
     {"rank", 1, 1, "limit:int:opt by:str:opt"},
     {"blend", 1, -1, "strategy:str:opt every:int:opt max_run_same_seller:int:opt limit:int:opt"},
-    {"layout", 1, 1, "limit:int:opt min_items:int:opt"},
+    {"layout", 1, 1, "limit:int:opt min_items:int:opt model:str:opt"},
 };
 
 static void test_table_matches_catalogue(void **state) {
