@@ -23,10 +23,12 @@ static void s_usage(FILE *out) {
     fprintf(out, "usage: feedmix-actor --node TYPE --broker EP [--broker EP]... [--store DIR|redis://HOST:PORT[/DB]]\n"
                  "                     [--data DIR]\n"
                  "                     [--capacity N] [--threads N] [--heartbeat-ms N] [--name NAME]\n"
-                 "                     [--log-level LEVEL] [--inject delay=MS|hang|spin|crash-after=N|garbage]\n"
+                 "                     [--token-key FILE] [--log-level LEVEL]\n"
+                 "                     [--inject delay=MS|hang|spin|crash-after=N|garbage]\n"
                  "node types:");
     for (size_t i = 0; i < fmx_node_type_count(); i++) fprintf(out, " %s", fmx_node_type_at(i)->name);
-    fprintf(out, "\n--inject is for tests and benchmarks only: it makes this actor misbehave on purpose.\n");
+    fprintf(out, "\n--token-key: the key attribution tokens are signed with (layout needs it).\n"
+                 "--inject is for tests and benchmarks only: it makes this actor misbehave on purpose.\n");
 }
 
 static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const char *what) {
@@ -36,13 +38,14 @@ static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const 
 }
 
 int main(int argc, char **argv) {
-    enum { O_NODE = 1, O_BROKER, O_STORE, O_DATA, O_CAP, O_THREADS, O_HB, O_NAME, O_LOG, O_INJECT };
+    enum { O_NODE = 1, O_BROKER, O_STORE, O_DATA, O_CAP, O_THREADS, O_HB, O_NAME, O_LOG, O_INJECT, O_TOKEN_KEY };
     static const struct option opts[] = {
         {"node", required_argument, NULL, O_NODE},       {"broker", required_argument, NULL, O_BROKER},
         {"store", required_argument, NULL, O_STORE},     {"data", required_argument, NULL, O_DATA},
         {"capacity", required_argument, NULL, O_CAP},    {"threads", required_argument, NULL, O_THREADS},
         {"heartbeat-ms", required_argument, NULL, O_HB}, {"name", required_argument, NULL, O_NAME},
         {"log-level", required_argument, NULL, O_LOG},   {"inject", required_argument, NULL, O_INJECT},
+        {"token-key", required_argument, NULL, O_TOKEN_KEY},
         {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
     };
     fmx_runtime_config_t config;
@@ -66,6 +69,7 @@ int main(int argc, char **argv) {
         case O_THREADS: rc = s_uint(optarg, 1, 64, &config.threads, "--threads"); break;
         case O_HB: rc = s_uint(optarg, 1, 60000, &config.heartbeat_ms, "--heartbeat-ms"); break;
         case O_NAME: config.name = optarg; break;
+        case O_TOKEN_KEY: config.token_key_path = optarg; break;
         case O_LOG:
             level = fmx_log_level_parse(optarg);
             if (level < 0) {

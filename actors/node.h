@@ -13,12 +13,14 @@
 #include "common/fmx.h"
 #include "common/store.h"
 #include "schemas/entity.h"
+#include "schemas/token.h"
 
 /* What a node may use for its whole life. */
 typedef struct {
     const char *node_type;
     const char *data_dir;  /* var/ : models live in data_dir/models */
     fmx_store_t *store;    /* may be NULL when the actor runs without a store */
+    const fmx_token_key_t *token_key; /* signs attribution tokens (layout); NULL without --token-key */
 } fmx_actor_env_t;
 
 /* One task. Everything is borrowed for the duration of run(); allocate scratch from `zone`. */

@@ -478,6 +478,20 @@ int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char
     if (config->n_brokers == 0) return fmx_err(err, "no broker endpoint given");
     if (config->threads == 0 || config->threads > S_MAX_WORKERS)
         return fmx_err(err, "threads must be 1..%d", S_MAX_WORKERS);
+    /* The key lives on this stack frame for the actor's life; workers borrow it through env. */
+    fmx_token_key_t token_key;
+    memset(&token_key, 0, sizeof token_key);
+    if (config->token_key_path && fmx_token_key_load(&token_key, config->token_key_path, err) != 0) return -1;
+    fmx_store_t *store = NULL;
+    /* A missing LMDB dir means no store; a Redis URL is opened (it connects per transaction). */
+    if (config->store_path && (fmx_store_is_redis(config->store_path) || access(config->store_path, F_OK) == 0)) {
+        store = fmx_store_open(config->store_path, 1, 0, err);
+        if (!store) {
+            fmx_token_key_wipe(&token_key);
+            return -1;
+        }
+    }
+    fmx_actor_env_t env = {config->node_type, config->data_dir, store, config->token_key_path ? &token_key : NULL};
     s_actor_t a;
     memset(&a, 0, sizeof a);
     a.config = config;
@@ -486,13 +500,6 @@ int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char
         snprintf(a.name, sizeof a.name, "%s", config->name);
     else
         snprintf(a.name, sizeof a.name, "%s-%d", config->node_type, (int)getpid());
-    fmx_store_t *store = NULL;
-    /* A missing LMDB dir means no store; a Redis URL is opened (it connects per transaction). */
-    if (config->store_path && (fmx_store_is_redis(config->store_path) || access(config->store_path, F_OK) == 0)) {
-        store = fmx_store_open(config->store_path, 1, 0, err);
-        if (!store) return -1;
-    }
-    fmx_actor_env_t env = {config->node_type, config->data_dir, store};
     int rc = -1;
     a.zmq_ctx = zmq_ctx_new();
     if (!a.zmq_ctx) {
@@ -592,5 +599,6 @@ int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char
 out:
     s_shutdown(&a);
     fmx_store_close(&store);
+    fmx_token_key_wipe(&token_key);
     return rc;
 }

@@ -24,6 +24,7 @@ typedef struct {
     const char *store_path;   /* NULL: no store */
     const char *data_dir;
     const char *name;         /* NULL: TYPE-PID */
+    const char *token_key_path; /* key file for signing attribution tokens (schemas/token.h), or NULL */
     uint32_t capacity;
     uint32_t threads;
     uint32_t heartbeat_ms;

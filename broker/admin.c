@@ -35,7 +35,9 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     }
     const fmx_counters_t *c = &b->counters;
     fmx_mp_pack_cstr(pk, "counters");
-    msgpack_pack_map(pk, 21);
+    fmx_events_stats_t es = {0};
+    if (b->events) es = fmx_events_stats(b->events);
+    msgpack_pack_map(pk, 25);
     s_kv(pk, "requests", c->requests);
     s_kv(pk, "ok", c->ok);
     s_kv(pk, "degraded", c->degraded);
@@ -57,6 +59,10 @@ static void s_stats(fmx_broker_t *b, msgpack_packer *pk) {
     s_kv(pk, "failovers", c->failovers);
     s_kv(pk, "hedges", c->hedges);
     s_kv(pk, "extra_denied", c->extra_denied);
+    s_kv(pk, "events_rejected", c->events_rejected);
+    s_kv(pk, "events_overloaded", c->events_overloaded);
+    s_kv(pk, "events_logged", es.written);
+    s_kv(pk, "events_log_errors", es.write_errors + es.fsync_errors);
     fmx_mp_pack_cstr(pk, "feeds");
     const fmx_feedset_t *feeds = fmx_config_feeds(b->cfg);
     size_t n_feeds = fmx_feedset_count(feeds);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/broker_int.h"
@@ -215,14 +216,40 @@ static void s_new_id(fmx_broker_t *b, char *out, size_t cap, const char *prefix)
     snprintf(out, cap, "%s%04x%012" PRIx64, prefix, b->epoch, ++b->next_ranking);
 }
 
+/* An engagement event: verify its token, queue one line for the events log, reply. Never waits:
+ * a full log queue is an `overloaded` reply for this event. */
 static void s_handle_event(fmx_broker_t *b, const uint8_t *client, size_t client_len, const fmx_request_t *req) {
-    /* Until signed tokens arrive (issue "Observability"), a token must at least have our shape. */
+    char err[FMX_ERR_LEN], msg[FMX_ERR_LEN + 32];
     b->counters.events++;
-    if (req->token.len < 4 || memcmp(req->token.ptr, "v1.", 3) != 0) {
-        b->counters.bad_requests++;
-        fmx_broker_reply_error(b, client, client_len, req->request_id, FMX_CODE_BAD_REQUEST,
-                               "`token` is not a feedmix attribution token");
+    if (!b->has_token_key) {
+        b->counters.errors++;
+        fmx_broker_reply_error(b, client, client_len, req->request_id, FMX_CODE_INTERNAL,
+                               "this broker has no token key (tokens.key_file in cluster.yaml)");
         return;
+    }
+    fmx_token_t tok;
+    int rc = fmx_token_verify(&b->token_key, req->token.ptr, req->token.len, &b->zone, &tok, err);
+    msgpack_zone_clear(&b->zone);
+    if (rc != 0) {
+        b->counters.bad_requests++;
+        b->counters.events_rejected++;
+        snprintf(msg, sizeof msg, "bad attribution token: %s", err);
+        fmx_broker_reply_error(b, client, client_len, req->request_id, FMX_CODE_BAD_REQUEST, msg);
+        return;
+    }
+    if (b->events) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        int64_t ts_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        size_t n = fmx_events_format(b->event_line, sizeof b->event_line, ts_ms, req->event, &tok.f, req->user_id,
+                                     req->request_id);
+        if (n == 0 || fmx_events_append(b->events, b->event_line, n) != 0) {
+            b->counters.errors++;
+            b->counters.events_overloaded++;
+            fmx_broker_reply_error(b, client, client_len, req->request_id, FMX_CODE_OVERLOADED,
+                                   n == 0 ? "event too large to log" : "the events log is behind; event not recorded");
+            return;
+        }
     }
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
@@ -451,6 +478,16 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
     }
     b->metrics = fmx_metrics_sink_new(b, config->metrics_listen, err);
     if (!b->metrics) goto fail;
+    if (config->token_key_file[0]) {
+        if (fmx_token_key_load(&b->token_key, config->token_key_file, err) != 0) goto fail;
+        b->has_token_key = true;
+    }
+    if (strcmp(config->events_path, "off") != 0) {
+        fmx_events_opts_t eo = {config->events_fsync, config->events_fsync_interval_ms,
+                                (size_t)config->events_queue_kb << 10};
+        b->events = fmx_events_new(config->events_path, &eo, err);
+        if (!b->events) goto fail;
+    }
     b->started_us = fmx_clock_now_us();
     b->extra_tokens = 1000; /* a full bucket: 100 extra tasks of burst */
     if (!fmx_timers_add(b->timers, b->started_us + (uint64_t)config->heartbeat_ms * 1000u, s_heartbeat_timer, b, 0)) {
@@ -487,6 +524,8 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     fmx_timers_destroy(&b->timers);
     fmx_config_unref(&b->cfg);
     fmx_fcache_destroy(&b->fcache);
+    fmx_events_destroy(&b->events); /* drains: every acknowledged event reaches the file */
+    fmx_token_key_wipe(&b->token_key);
     msgpack_zone_destroy(&b->zone);
     free(b->runs);
     free(b->free_slots);
@@ -503,6 +542,11 @@ int fmx_broker_run(fmx_broker_t *b, volatile int *stop, volatile int *reload) {
         fmx_log_info("metrics on http://%.*s:%u/metrics", (int)(strrchr(listen, ':') - listen), listen,
                      (unsigned)fmx_metrics_sink_port(b->metrics));
     }
+    if (!b->has_token_key)
+        fmx_log_warn("no token key (tokens.key_file, --token-key): engagement events will be refused");
+    else if (b->events)
+        fmx_log_info("engagement events go to %s (fsync %s)", b->config.events_path,
+                     fmx_fsync_name(b->config.events_fsync));
     while (!*stop) {
         /* The metrics endpoint is one epoll descriptor among the sockets; its connection timeouts
          * bound the sleep like our own timers do. */

@@ -12,6 +12,7 @@
 #include "broker/cluster.h"
 #include "broker/config.h"
 #include "broker/context.h"
+#include "broker/events.h"
 #include "broker/fcache.h"
 #include "broker/feed.h"
 #include "broker/plan.h"
@@ -19,6 +20,7 @@
 #include "broker/scheduler.h"
 #include "common/timers.h"
 #include "schemas/request.h"
+#include "schemas/token.h"
 
 /* Task ids: epoch(16) | generation(20) | request slot(16) | plan node(12). The epoch is random
  * per broker start so a result meant for a previous incarnation never matches a live task. */
@@ -78,6 +80,8 @@ typedef struct {
     uint64_t tasks_dispatched, results, late_results, redispatches, fallbacks, queue_dropped;
     uint64_t replicas_registered, replicas_expired, reloads_ok, reloads_failed;
     uint64_t plan_cache_hits, plan_cache_misses, failovers, hedges, extra_denied;
+    uint64_t events_rejected;   /* bad or forged token (also in bad_requests) */
+    uint64_t events_overloaded; /* events log queue full (also in errors) */
 } fmx_counters_t;
 
 struct fmx_broker {
@@ -99,6 +103,10 @@ struct fmx_broker {
     msgpack_zone zone;        /* scratch for decoding actor headers */
     uint32_t extra_tokens;    /* hedges and retries share it, in tenths of a task (see exec.c) */
     struct fmx_metrics_sink *metrics; /* Prometheus registry + /metrics endpoint (metrics_sink.h) */
+    fmx_token_key_t token_key; /* verifies the attribution tokens of events */
+    bool has_token_key;        /* false: events are refused */
+    fmx_events_t *events;      /* the events log writer, NULL when events.path is "off" */
+    char event_line[FMX_EVENTS_LINE_MAX]; /* scratch: one formatted event */
 };
 
 /* exec.c */

@@ -25,6 +25,10 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     c->queue_per_type = 10000;
     c->fallback_cache_mb = 64;
     c->fallback_cache_ttl_s = 300;
+    snprintf(c->events_path, sizeof c->events_path, "var/log/events.jsonl");
+    c->events_fsync = FMX_FSYNC_INTERVAL;
+    c->events_fsync_interval_ms = 1000;
+    c->events_queue_kb = 4096;
 }
 
 int fmx_cluster_check_metrics(const char *listen, char err[FMX_ERR_LEN]) {
@@ -141,6 +145,18 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_uint(x, v, 1, 86400, &c->fallback_cache_ttl_s, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "queue_per_type") == 0) {
             rc = s_uint(x, v, 1, 1000000, &c->queue_per_type, key);
+        } else if (strcmp(section, "tokens") == 0 && strcmp(key, "key_file") == 0) {
+            rc = s_str(x, v, c->token_key_file, sizeof c->token_key_file, key);
+        } else if (strcmp(section, "events") == 0 && strcmp(key, "path") == 0) {
+            rc = s_str(x, v, c->events_path, sizeof c->events_path, key);
+        } else if (strcmp(section, "events") == 0 && strcmp(key, "fsync") == 0) {
+            rc = v->type == YAML_SCALAR_NODE && fmx_fsync_parse((const char *)v->data.scalar.value, &c->events_fsync) == 0
+                     ? 0
+                     : s_fail(x, v, "expected always, interval or never for", key);
+        } else if (strcmp(section, "events") == 0 && strcmp(key, "fsync_interval_ms") == 0) {
+            rc = s_uint(x, v, 1, 3600000, &c->events_fsync_interval_ms, key);
+        } else if (strcmp(section, "events") == 0 && strcmp(key, "queue_kb") == 0) {
+            rc = s_uint(x, v, 16, 1048576, &c->events_queue_kb, key);
         } else {
             char what[160];
             snprintf(what, sizeof what, "unknown key in `%s`:", section);
@@ -181,8 +197,9 @@ int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]) 
         yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
         const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
         if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0 &&
-            strcmp(key, "metrics") != 0) {
-            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors, metrics):", key);
+            strcmp(key, "metrics") != 0 && strcmp(key, "tokens") != 0 && strcmp(key, "events") != 0) {
+            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors, metrics, tokens, events):",
+                   key);
             goto out_doc;
         }
         if (s_section(&x, c, key, v) != 0) goto out_doc;

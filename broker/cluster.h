@@ -7,6 +7,8 @@
  *         or { backend: redis, url: "redis://HOST:PORT[/DB]" }
  *   metrics: { listen: HOST:PORT | off }    (the broker's /metrics endpoint; port 0: any free port)
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
+ *   tokens:  { key_file: FILE }                 (attribution token key; none: events are refused)
+ *   events:  { path: FILE|off, fsync: always|interval|never, fsync_interval_ms: N, queue_kb: N }
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
 #ifndef FMX_CLUSTER_H
 #define FMX_CLUSTER_H
@@ -14,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "broker/events.h"
 #include "common/fmx.h"
 
 #define FMX_ENDPOINT_MAX 256
@@ -34,6 +37,11 @@ typedef struct {
     uint32_t queue_per_type; /* tasks waiting per node type, 1..1000000 */
     uint32_t fallback_cache_mb;    /* bound of the `cached` fallback's memory, 0..65536 (0: off) */
     uint32_t fallback_cache_ttl_s; /* how old a cached output may be, 1..86400 */
+    char token_key_file[FMX_PATH_MAX]; /* signs/verifies attribution tokens; "" = no key */
+    char events_path[FMX_PATH_MAX];    /* the events log (JSON lines), "off" = not written */
+    fmx_fsync_t events_fsync;
+    uint32_t events_fsync_interval_ms; /* 1..3600000 */
+    uint32_t events_queue_kb;          /* writer queue, 16..1048576 */
     struct {
         char type[64];
         uint32_t replicas;

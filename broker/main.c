@@ -26,7 +26,7 @@ static void s_usage(FILE *out) {
             "usage: feedmix-broker [--config FILE] [--feeds DIR] [--params FILE] [--experiments FILE]\n"
             "                      [--frontend EP] [--backend EP] [--admin EP] [--metrics HOST:PORT|off]\n"
             "                      [--heartbeat-ms N] [--max-requests N] [--log-level LEVEL] [--pidfile FILE]\n"
-            "                      [--print-actors]\n"
+            "                      [--token-key FILE] [--events FILE|off] [--print-actors]\n"
             "Serves feeds: clients on --frontend (REQ), actors on --backend (DEALER), admin on --admin,\n"
             "Prometheus text on http://HOST:PORT/metrics with --metrics (port 0: any free one, logged and in\n"
             "the admin `stats` as metrics_port; default off unless the config sets metrics.listen).\n"
@@ -50,7 +50,7 @@ static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const 
 
 int main(int argc, char **argv) {
     enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT, O_PARAMS,
-           O_EXPERIMENTS, O_METRICS };
+           O_EXPERIMENTS, O_METRICS, O_TOKEN_KEY, O_EVENTS };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},     {"feeds", required_argument, NULL, O_FEEDS},
         {"frontend", required_argument, NULL, O_FRONTEND}, {"backend", required_argument, NULL, O_BACKEND},
@@ -60,6 +60,7 @@ int main(int argc, char **argv) {
         {"print-actors", no_argument, NULL, O_PRINT},     {"params", required_argument, NULL, O_PARAMS},
         {"experiments", required_argument, NULL, O_EXPERIMENTS},
         {"metrics", required_argument, NULL, O_METRICS},
+        {"token-key", required_argument, NULL, O_TOKEN_KEY}, {"events", required_argument, NULL, O_EVENTS},
         {NULL, 0, NULL, 0},
     };
     fmx_cluster_t config;
@@ -106,6 +107,8 @@ int main(int argc, char **argv) {
             }
             break;
         case O_PID: pidfile = optarg; break;
+        case O_TOKEN_KEY: rc = s_copy(config.token_key_file, sizeof config.token_key_file, optarg, "--token-key"); break;
+        case O_EVENTS: rc = s_copy(config.events_path, sizeof config.events_path, optarg, "--events"); break;
         case O_PRINT: print_actors = 1; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
@@ -121,6 +124,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < config.n_actors; i++) printf("actor %s %u\n", config.actors[i].type, config.actors[i].replicas);
         printf("frontend %s\nbackend %s\nadmin %s\nstore %s\nheartbeat_ms %u\nmetrics %s\n", config.frontend,
                config.backend, config.admin, config.store_path, config.heartbeat_ms, config.metrics_listen);
+        if (config.token_key_file[0]) printf("token_key %s\n", config.token_key_file);
         return 0;
     }
     fmx_log_init("broker", (fmx_log_level_t)level);

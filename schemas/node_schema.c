@@ -74,6 +74,7 @@ static const fmx_param_spec_t s_blend_params[] = {
 static const fmx_param_spec_t s_layout_params[] = {
     {"limit", FMX_PARAM_INT, false, "most top-level items"},
     {"min_items", FMX_PARAM_INT, false, "drop carousels with fewer children (default 0)"},
+    {"model", FMX_PARAM_STR, false, "model named in tokens of items without fields.model"},
     {NULL, 0, false, NULL},
 };
 
@@ -86,7 +87,7 @@ const fmx_node_schema_t fmx_node_schemas[] = {
     {"rank", 1, 1, s_rank_params, "stable sort by score or a field (within and across collections), caps, top-limit"},
     {"group", 1, 1, s_group_params, "entities -> collections (carousels) by the value of a field"},
     {"blend", 1, -1, s_blend_params, "interleaves inputs (slots, concat, weave, score), then debunches"},
-    {"layout", 1, 1, s_layout_params, "final list: positions and attribution tokens"},
+    {"layout", 1, 1, s_layout_params, "final list: positions and signed attribution tokens"},
     {NULL, 0, 0, NULL, NULL},
 };
 

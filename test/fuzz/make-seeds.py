@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""Writes the libFuzzer seed corpora test/fuzz/request/ and test/fuzz/result/.
+"""Writes the libFuzzer seed corpora test/fuzz/request/, test/fuzz/result/ and test/fuzz/token/.
 
 request/: client request frames (fmx_request_decode); result/: entity-array frames
-(fmx_entity_list_decode_frame). Each holds valid samples and hand-made malformed ones.
+(fmx_entity_list_decode_frame); token/: attribution tokens (fmx_token_verify) signed with
+fuzz_token.c's fixed key, and 'P'-prefixed payloads that target signs itself. Each holds valid
+samples and hand-made malformed ones.
 Deterministic: rerunning rewrites the same bytes. Needs only the standard library (a tiny
 msgpack encoder is below, so the seeds do not depend on which msgpack package is installed).
 
     python3 test/fuzz/make-seeds.py
 """
+import base64
+import hashlib
+import hmac
 import os
 import struct
 import sys
@@ -156,9 +161,47 @@ RESULT = {
 }
 
 
+# fuzz_token.c's key: bytes 0..31. A token is "v2." b64url(payload) "." b64url(HMAC-SHA256[:16]).
+TOKEN_KEY = bytes(range(32))
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=")
+
+
+def token(payload):
+    body = b"v2." + b64url(payload)
+    return body + b"." + b64url(hmac.new(TOKEN_KEY, body, hashlib.sha256).digest()[:16])
+
+
+TOP = ["rk-1a2b000000000007", [3], "home", "follows", "linear_v1", {"ranker_test": "control"}, 1767225600]
+CHILD = ["rk-1a2b000000000007", [2, 1], "home", "sub", "", {}, 1767225600]
+TOKEN = {
+    "ok-top": token(pack(TOP)),
+    "ok-child": token(pack(CHILD)),
+    "ok-deep": token(pack(["r", [0, 1, 2, 3, 4], "f", "s", "m", {"a": "b", "c": "d"}, 0])),
+    "payload-top": b"P" + pack(TOP),
+    "payload-child": b"P" + pack(CHILD),
+    # malformed
+    "bad-empty": b"",
+    "bad-v1": b"v1.rk-1.-.0",
+    "bad-forged": token(pack(TOP))[:-2] + b"AA",
+    "bad-truncated": token(pack(TOP))[:-5],
+    "bad-no-tag": b"v2." + b64url(pack(TOP)),
+    "bad-std-b64": b"v2.A+/A.AAAAAAAAAAAAAAAAAAAAAA",
+    "bad-long": b"v2." + b"A" * 1100 + b".AAAAAAAAAAAAAAAAAAAAAA",
+    "payload-short": b"P" + pack(TOP[:6]),
+    "payload-deep": b"P" + pack(["r", [0] * 6, "f", "s", "m", {}, 0]),
+    "payload-negative": b"P" + pack(["r", [-1], "f", "s", "m", {}, 0]),
+    "payload-variant-int": b"P" + pack(["r", [0], "f", "s", "m", {"a": 1}, 0]),
+    "payload-trailing": b"P" + pack(TOP) + b"\xc0",
+    "payload-huge-map": b"P\x97\xa1r\x91\x00\xa0\xa0\xa0\xdf\x7f\xff\xff\xff",
+}
+
+
 def main():
     root = os.path.dirname(os.path.abspath(__file__))
-    for sub, seeds in (("request", REQUEST), ("result", RESULT)):
+    for sub, seeds in (("request", REQUEST), ("result", RESULT), ("token", TOKEN)):
         d = os.path.join(root, sub)
         os.makedirs(d, exist_ok=True)
         for name, data in sorted(seeds.items()):

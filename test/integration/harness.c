@@ -22,6 +22,7 @@
 #include <zmq.h>
 
 #include "schemas/mpobj.h"
+#include "schemas/token.h"
 
 #define H_STOP_GRACE_MS 2000
 #define H_LOG_TAIL_LINES 40
@@ -79,6 +80,15 @@ h_t *h_new(void)
     snprintf(h->front, sizeof h->front, "ipc://%s/front", h->dir);
     snprintf(h->back, sizeof h->back, "ipc://%s/back", h->dir);
     snprintf(h->admin, sizeof h->admin, "ipc://%s/admin", h->dir);
+    /* Layout refuses to start without a key to sign attribution tokens with. */
+    snprintf(h->token_key, sizeof h->token_key, "%s/token.key", h->dir);
+    fmx_token_key_t key;
+    char err[FMX_ERR_LEN];
+    if (fmx_token_key_generate(&key, err) != 0 || fmx_token_key_write(&key, h->token_key, err) != 0) {
+        fprintf(stderr, "harness: %s\n", err);
+        goto fail;
+    }
+    fmx_token_key_wipe(&key);
     h->zmq = zmq_ctx_new();
     if (!h->zmq) {
         fprintf(stderr, "harness: zmq_ctx_new failed: %s\n", zmq_strerror(errno));
@@ -267,8 +277,8 @@ pid_t h_start_broker(h_t *h, const char *const *extra)
     char *argv[H_MAX_ARGS] = {exe,      "--feeds", feeds,          "--frontend",  h->front,  "--backend",
                               h->back,  "--admin", h->admin,       "--heartbeat-ms", "100", "--log-level",
                               "info", /* info: a failing test's log then says why each node fell back */
-                              "--metrics", "127.0.0.1:0"};
-    if (s_args(argv, 15, extra) < 0)
+                              "--metrics", "127.0.0.1:0", "--token-key", h->token_key};
+    if (s_args(argv, 17, extra) < 0)
         return -1;
     pid_t pid = s_spawn(h, "broker", argv);
     if (pid > 0)
@@ -291,8 +301,8 @@ pid_t h_start_actor(h_t *h, const char *type, const char *name, const char *cons
     }
     char *argv[H_MAX_ARGS] = {exe,   "--node", (char *)type, "--broker",       h->back, "--store",
                               store, "--data", h->dir,       "--heartbeat-ms", "100",   "--name",
-                              (char *)name};
-    if (s_args(argv, 13, extra) < 0)
+                              (char *)name, "--token-key", h->token_key};
+    if (s_args(argv, 15, extra) < 0)
         return -1;
     return s_spawn(h, name, argv);
 }

@@ -45,6 +45,7 @@ typedef struct h {
     char dir[64];                     /* temp dir, removed by h_destroy */
     char front[128], back[128], admin[128]; /* ipc://<dir>/front, back, admin */
     char bin[512], source[512];       /* $FMX_BIN, $FMX_SOURCE */
+    char token_key[128];              /* <dir>/token.key: a fresh random key every broker and actor gets */
     void *zmq;                        /* one context for every client */
     h_child_t children[H_MAX_CHILDREN];
     size_t n_children;
@@ -62,7 +63,7 @@ typedef struct h {
     size_t n_replies;
 } h_t;
 
-/* Reads FMX_BIN/FMX_SOURCE, makes the temp dir and the zmq context. NULL on failure. */
+/* Reads FMX_BIN/FMX_SOURCE, makes the temp dir, its token key and the zmq context. NULL on failure. */
 h_t *h_new(void);
 /* Stops every child (h_stop_all), removes the temp dir, frees. NULL-safe, sets *h_p = NULL. */
 void h_destroy(h_t **h_p);
@@ -83,11 +84,12 @@ int h_test_teardown(void **state);
 /* Starts feedmix-broker on the harness endpoints with --feeds test/fixtures/integration/feeds_generous
  * (the shipped feeds with budgets a loaded ASan machine can meet),
  * --heartbeat-ms 100, --log-level info, --metrics 127.0.0.1:0 (a free port: the admin `stats`
- * says which, as metrics_port), then the NULL-terminated extra args (may be NULL).
+ * says which, as metrics_port), --token-key h->token_key, then the NULL-terminated extra args
+ * (may be NULL). Its events log is <dir>/var/log/events.jsonl unless extra says --events.
  * Returns the pid (also kept in h->broker) or -1. Logs go to <dir>/broker.log (appended). */
 pid_t h_start_broker(h_t *h, const char *const *extra);
 /* Starts feedmix-actor --node type on the harness endpoints with the seeded store, data dir
- * <dir>, --heartbeat-ms 100 and the extra args. name (NULL: "<type>-<n>") is passed as --name
+ * <dir>, --heartbeat-ms 100, --token-key h->token_key and the extra args. name (NULL: "<type>-<n>") is passed as --name
  * and names the log file. Returns the pid or -1. */
 pid_t h_start_actor(h_t *h, const char *type, const char *name, const char *const *extra);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schemas/token.h"
 #include "test/integration/harness.h"
 
 #define N_CLIENTS 4
@@ -60,6 +61,9 @@ static const char *s_variant(const h_reply_t *r) {
 
 static void test_ranker_test_splits_users_and_changes_scores(void **state) {
     h_t *h = *state;
+    fmx_token_key_t key;
+    char kerr[FMX_ERR_LEN];
+    if (fmx_token_key_load(&key, h->token_key, kerr) != 0) fail_msg("%s", kerr);
     s_start(h);
     h_client_t *c = h_client_new(h, h->front);
     assert_non_null(c);
@@ -78,9 +82,20 @@ static void test_ranker_test_splits_users_and_changes_scores(void **state) {
         treatment += t;
         control += !t;
         const msgpack_object *items = h_get(r.root, "items");
-        /* every token carries the assignment */
+        /* every token carries the assignment (signed: decoded with the harness's key) */
         const msgpack_object *tok = items->via.array.size ? h_get(&items->via.array.ptr[0], "token") : NULL;
-        if (tok) assert_non_null(memmem(tok->via.str.ptr, tok->via.str.size, variant, strlen(variant)));
+        if (tok) {
+            fmx_token_t t;
+            char err[FMX_ERR_LEN];
+            msgpack_zone z;
+            assert_true(msgpack_zone_init(&z, 1024));
+            if (fmx_token_verify(&key, tok->via.str.ptr, tok->via.str.size, &z, &t, err) != 0) fail_msg("%s", err);
+            msgpack_zone_destroy(&z);
+            assert_int_equal(t.f.n_variants, 1);
+            assert_true(t.f.experiments[0].len == 11 && memcmp(t.f.experiments[0].ptr, "ranker_test", 11) == 0);
+            assert_true(t.f.variants[0].len == strlen(variant) &&
+                        memcmp(t.f.variants[0].ptr, variant, strlen(variant)) == 0);
+        }
         for (uint32_t k = 0; k < items->via.array.size; k++) {
             const msgpack_object *id = h_get(&items->via.array.ptr[k], "id");
             const msgpack_object *sc = h_get(&items->via.array.ptr[k], "score");

@@ -52,8 +52,8 @@ static void s_setup(h_t *h, s_run_t *r, const char *name)
     fprintf(f,
             "broker:\n  frontend: \"%s\"\n  backend: \"%s\"\n  admin: \"%s\"\n  heartbeat_ms: 100\n"
             "  feeds: \"%s/test/fixtures/integration/feeds_generous\"\n"
-            "store:\n  path: \"%s/store\"\nactors:\n",
-            h->front, h->back, h->admin, h->source, h->dir);
+            "store:\n  path: \"%s/store\"\ntokens:\n  key_file: \"%s\"\nactors:\n",
+            h->front, h->back, h->admin, h->source, h->dir, h->token_key);
     for (int i = 0; i < r->n_types; i++)
         fprintf(f, "  %s: 1\n", r->types[i]);
     assert_int_equal(fclose(f), 0);

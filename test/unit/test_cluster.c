@@ -37,6 +37,25 @@ static void test_defaults_and_overlay(void **state) {
     assert_string_equal(c.actors[1].type, "score");
 }
 
+static void test_tokens_and_events(void **state) {
+    (void)state;
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN];
+    fmx_cluster_defaults(&c);
+    assert_string_equal(c.token_key_file, ""); /* no key unless configured */
+    assert_string_equal(c.events_path, "var/log/events.jsonl");
+    assert_int_equal(c.events_fsync, FMX_FSYNC_INTERVAL);
+    assert_int_equal(c.events_fsync_interval_ms, 1000);
+    assert_int_equal(c.events_queue_kb, 4096);
+    if (fmx_cluster_load(&c, s_fixture("tokens.yaml"), err) != 0) fail_msg("%s", err);
+    assert_string_equal(c.token_key_file, "/tmp/fmx.key");
+    assert_string_equal(c.events_path, "/tmp/fmx-events.jsonl");
+    assert_int_equal(c.events_fsync, FMX_FSYNC_ALWAYS);
+    assert_int_equal(c.events_fsync_interval_ms, 250);
+    assert_int_equal(c.events_queue_kb, 64);
+    assert_string_equal(c.frontend, "tcp://127.0.0.1:7400"); /* untouched */
+}
+
 static void s_expect_error(const char *file, const char *where, const char *what) {
     fmx_cluster_t c;
     char err[FMX_ERR_LEN] = "";
@@ -51,6 +70,7 @@ static void test_errors_name_file_line_column(void **state) {
     s_expect_error("bad_range.yaml", "bad_range.yaml:2:17:", "1..65535");
     s_expect_error("bad_syntax.yaml", "bad_syntax.yaml:", "");
     s_expect_error("missing.yaml", "missing.yaml", "cannot open");
+    s_expect_error("bad_fsync.yaml", "bad_fsync.yaml:2:10:", "expected always, interval or never for fsync");
 }
 
 /* store: an LMDB directory (today's form, backend optional) or a Redis URL; either way one
@@ -101,11 +121,14 @@ static void test_the_shipped_cluster_file_loads(void **state) {
     if (fmx_cluster_load(&c, path, err) != 0) fail_msg("%s", err);
     assert_true(c.n_actors >= 5);
     assert_string_equal(c.metrics_listen, "127.0.0.1:9400"); /* DESIGN.md section 7 */
+    assert_string_equal(c.token_key_file, "var/secret/token.key");
+    assert_string_equal(c.events_path, "var/log/events.jsonl");
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_overlay),
+        cmocka_unit_test(test_tokens_and_events),
         cmocka_unit_test(test_errors_name_file_line_column),
         cmocka_unit_test(test_store_backends),
         cmocka_unit_test(test_metrics_listen),

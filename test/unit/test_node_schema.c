@@ -32,7 +32,7 @@ static const expect_t expected[] = {
     {"blend", 1, -1,
      "strategy:str:opt every:int:opt ratio:list:opt quotas:list:opt debunch_by:str:opt max_run:int:opt "
      "max_run_same_seller:int:opt limit:int:opt"},
-    {"layout", 1, 1, "limit:int:opt min_items:int:opt"},
+    {"layout", 1, 1, "limit:int:opt min_items:int:opt model:str:opt"},
 };
 
 static void test_table_matches_catalogue(void **state) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -46,6 +47,8 @@ typedef struct {
     fmx_store_t *store;
     fmx_store_txn_t *wtxn;
     char ids[8192];
+    fmx_token_key_t key; /* layout signs with it */
+    fmx_token_t tok;     /* the last token s_token verified */
 } s_fx_t;
 
 /* ---- fixture ---- */
@@ -60,6 +63,8 @@ static int s_setup(void **state) {
     fx->params.type = MSGPACK_OBJECT_NIL;
     fx->context.type = MSGPACK_OBJECT_NIL;
     fx->env.node_type = "test";
+    assert_int_equal(fmx_token_key_generate(&fx->key, fx->err), 0);
+    fx->env.token_key = &fx->key;
     *state = fx;
     return 0;
 }
@@ -964,6 +969,34 @@ static void test_blend_debunch_property(void **state) {
 
 /* ---- layout ---- */
 
+static bool s_str_is(fmx_str_t a, const char *b) {
+    return a.len == strlen(b) && memcmp(a.ptr, b, a.len) == 0;
+}
+
+/* token verifies with fx->key and names ranking R1, feed, source, model and the path given as
+ * depth ints; fx->tok keeps the decoded token for further checks. */
+static void s_token(s_fx_t *fx, fmx_str_t token, const char *feed, const char *source, const char *model, size_t depth,
+                    ...) {
+    msgpack_zone z;
+    assert_true(msgpack_zone_init(&z, 1024));
+    if (fmx_token_verify(&fx->key, token.ptr, token.len, &z, &fx->tok, fx->err) != 0)
+        fail_msg("token '%.*s': %s", (int)token.len, token.ptr, fx->err);
+    msgpack_zone_destroy(&z);
+    const fmx_token_fields_t *f = &fx->tok.f;
+    assert_true(s_str_is(f->ranking_id, "R1"));
+    if (!s_str_is(f->feed, feed)) fail_msg("feed '%.*s', want '%s'", (int)f->feed.len, f->feed.ptr, feed);
+    if (!s_str_is(f->source, source)) fail_msg("source '%.*s', want '%s'", (int)f->source.len, f->source.ptr, source);
+    if (!s_str_is(f->model, model)) fail_msg("model '%.*s', want '%s'", (int)f->model.len, f->model.ptr, model);
+    assert_int_equal(f->depth, depth);
+    va_list ap;
+    va_start(ap, depth);
+    for (size_t d = 0; d < depth; d++) assert_int_equal(f->path[d], va_arg(ap, int));
+    va_end(ap);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    assert_true(f->issued <= now.tv_sec && f->issued > now.tv_sec - 60);
+}
+
 static void test_layout(void **state) {
     s_fx_t *fx = *state;
     fmx_entity_list_t kids_c, kids_d, kids_g;
@@ -972,7 +1005,7 @@ static void test_layout(void **state) {
     fmx_entity_list_init(&kids_g);
     fmx_entity_t k = s_ent(fx, "c1", "livestream", 0.5, "sub", NULL);
     assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
-    k = s_ent(fx, "c2", "livestream", NAN, "sub", NULL);
+    k = s_ent(fx, "c2", "livestream", NAN, "sub2", NULL);
     assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
     k = s_ent(fx, "d1", "livestream", NAN, "sub", NULL);
     assert_non_null(fmx_entity_list_push(&kids_d, &k, fx->zone));
@@ -990,21 +1023,26 @@ static void test_layout(void **state) {
     s_add(fx, 0, "b", "livestream", 0.1, "trending", NULL);
     s_add(fx, 0, "e", "livestream", 0.0, "trending", NULL);
 
+    s_context(fx, "user_id=42,feed=home");
     s_params(fx, "min_items=2,limit=3");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,b");
-    const char *tokens[] = {"v1.R1.-.0", "v1.R1.-.1", "v1.R1.-.2"};
+    const char *sources[] = {"follows", "new_sellers", "trending"};
     for (size_t i = 0; i < 3; i++) {
         assert_true(fx->out.v[i].has_position);
         assert_int_equal(fx->out.v[i].position, (int64_t)i);
-        s_assert_str(fx->out.v[i].token, tokens[i]);
+        s_token(fx, fx->out.v[i].token, "home", sources[i], "", 1, (int)i);
+        assert_int_equal(fx->tok.f.n_variants, 0);
     }
     const fmx_entity_list_t *kids = &fx->out.v[1].items;
     assert_int_equal(kids->n, 2);
     assert_int_equal(kids->v[0].position, 0);
     assert_int_equal(kids->v[1].position, 1);
-    s_assert_str(kids->v[0].token, "v1.R1.-.1.0");
-    s_assert_str(kids->v[1].token, "v1.R1.-.1.1");
+    s_token(fx, kids->v[0].token, "home", "sub", "", 2, 1, 0);
+    s_token(fx, kids->v[1].token, "home", "sub2", "", 2, 1, 1);
+    /* every token differs */
+    assert_false(kids->v[0].token.len == kids->v[1].token.len &&
+                 memcmp(kids->v[0].token.ptr, kids->v[1].token.ptr, kids->v[0].token.len) == 0);
     /* the input was not modified */
     assert_false(fx->in[0].v[1].items.v[0].has_position);
     assert_int_equal(fx->in[0].v[1].token.len, 0);
@@ -1015,7 +1053,7 @@ static void test_layout(void **state) {
     fmx_entity_list_t back;
     assert_int_equal(fmx_entity_list_decode_frame(fx->sb.data, fx->sb.size, fx->zone, &back, fx->err), 0);
     assert_int_equal(back.n, 3);
-    s_assert_str(back.v[1].items.v[1].token, "v1.R1.-.1.1");
+    s_token(fx, back.v[1].items.v[1].token, "home", "sub2", "", 2, 1, 1);
     assert_int_equal(back.v[2].position, 2);
     msgpack_sbuffer_clear(&fx->sb);
 
@@ -1023,27 +1061,29 @@ static void test_layout(void **state) {
     s_params(fx, "");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,d,g,b,e");
-    s_assert_str(fx->out.v[5].token, "v1.R1.-.5");
-    s_assert_str(fx->out.v[2].items.v[0].token, "v1.R1.-.2.0");
+    s_token(fx, fx->out.v[5].token, "home", "trending", "", 1, 5);
+    s_token(fx, fx->out.v[2].items.v[0].token, "home", "sub", "", 2, 2, 0);
 
     s_params(fx, "min_items=1");
     assert_int_equal(s_run(fx, "layout"), 0);
     assert_string_equal(s_ids(fx, &fx->out), "a,c,d,b,e");
-    s_assert_str(fx->out.v[3].token, "v1.R1.-.3");
+    s_token(fx, fx->out.v[3].token, "home", "trending", "", 1, 3);
 }
 
 /* The viewer's experiment variants travel in every token, children included. */
 static void test_layout_tokens_carry_variants(void **state) {
     s_fx_t *fx = *state;
-    /* context {experiments: {ranker_test: treatment, ui: b}} */
+    /* context {experiments: {ranker_test: treatment, ui: b}, feed: shop} */
     msgpack_sbuffer_clear(&fx->sb);
-    msgpack_pack_map(&fx->pk, 1);
+    msgpack_pack_map(&fx->pk, 2);
     msgpack_pack_str_with_body(&fx->pk, "experiments", 11);
     msgpack_pack_map(&fx->pk, 2);
     msgpack_pack_str_with_body(&fx->pk, "ranker_test", 11);
     msgpack_pack_str_with_body(&fx->pk, "treatment", 9);
     msgpack_pack_str_with_body(&fx->pk, "ui", 2);
     msgpack_pack_str_with_body(&fx->pk, "b", 1);
+    msgpack_pack_str_with_body(&fx->pk, "feed", 4);
+    msgpack_pack_str_with_body(&fx->pk, "shop", 4);
     fx->context = s_take_obj(fx);
     fmx_entity_list_t kids;
     fmx_entity_list_init(&kids);
@@ -1054,8 +1094,69 @@ static void test_layout_tokens_carry_variants(void **state) {
     fx->raw[0].v[1].items = kids;
     fx->raw[0].v[1].has_items = true;
     assert_int_equal(s_run(fx, "layout"), 0);
-    s_assert_str(fx->out.v[0].token, "v1.R1.ranker_test=treatment+ui=b.0");
-    s_assert_str(fx->out.v[1].items.v[0].token, "v1.R1.ranker_test=treatment+ui=b.1.0");
+    for (int i = 0; i < 2; i++) {
+        if (i == 0)
+            s_token(fx, fx->out.v[0].token, "shop", "follows", "", 1, 0);
+        else
+            s_token(fx, fx->out.v[1].items.v[0].token, "shop", "x", "", 2, 1, 0);
+        assert_int_equal(fx->tok.f.n_variants, 2);
+        assert_true(s_str_is(fx->tok.f.experiments[0], "ranker_test") && s_str_is(fx->tok.f.variants[0], "treatment"));
+        assert_true(s_str_is(fx->tok.f.experiments[1], "ui") && s_str_is(fx->tok.f.variants[1], "b"));
+    }
+}
+
+/* The model in a token: the item's fields.model, else the layout's `model` param, else empty. */
+static void test_layout_token_model(void **state) {
+    s_fx_t *fx = *state;
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", "model=gbdt_v3,seller_id=s1");
+    s_add(fx, 0, "b", "livestream", 0.5, "trending", "seller_id=s2");
+    s_add(fx, 0, "c", "livestream", 0.4, "trending", "model=7");
+    s_context(fx, "feed=home");
+    s_params(fx, "model=linear_v2");
+    assert_int_equal(s_run(fx, "layout"), 0);
+    s_token(fx, fx->out.v[0].token, "home", "follows", "gbdt_v3", 1, 0);
+    s_token(fx, fx->out.v[1].token, "home", "trending", "linear_v2", 1, 1);
+    s_token(fx, fx->out.v[2].token, "home", "trending", "linear_v2", 1, 2); /* not a str: the param */
+    /* a token from another key is refused */
+    fmx_token_key_t other;
+    assert_int_equal(fmx_token_key_generate(&other, fx->err), 0);
+    msgpack_zone z;
+    assert_true(msgpack_zone_init(&z, 1024));
+    assert_int_equal(fmx_token_verify(&other, fx->out.v[0].token.ptr, fx->out.v[0].token.len, &z, &fx->tok, fx->err),
+                     -1);
+    msgpack_zone_destroy(&z);
+    s_params(fx, "model=3");
+    assert_int_equal(s_run(fx, "layout"), -1);
+    assert_non_null(strstr(fx->err, "model"));
+}
+
+/* Without a key layout does not start; too many experiments is an error, not a silent cut. */
+static void test_layout_needs_a_key(void **state) {
+    s_fx_t *fx = *state;
+    const fmx_node_type_t *t = fmx_node_type_find("layout");
+    assert_non_null(t);
+    assert_non_null(t->init);
+    fmx_actor_env_t env = {"layout", NULL, NULL, NULL};
+    void *st = NULL;
+    assert_int_equal(t->init(&st, &env, fx->err), -1);
+    assert_non_null(strstr(fx->err, "--token-key"));
+    env.token_key = &fx->key;
+    assert_int_equal(t->init(&st, &env, fx->err), 0);
+
+    msgpack_sbuffer_clear(&fx->sb);
+    msgpack_pack_map(&fx->pk, 1);
+    msgpack_pack_str_with_body(&fx->pk, "experiments", 11);
+    msgpack_pack_map(&fx->pk, FMX_TOKEN_MAX_VARIANTS + 1);
+    for (int i = 0; i <= FMX_TOKEN_MAX_VARIANTS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "e%d", i);
+        s_str(fx, name);
+        s_str(fx, "v");
+    }
+    fx->context = s_take_obj(fx);
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    assert_int_equal(s_run(fx, "layout"), -1);
+    assert_non_null(strstr(fx->err, "experiment"));
 }
 
 int main(void) {
@@ -1082,6 +1183,8 @@ int main(void) {
         T(test_blend_debunch_property),
         T(test_layout),
         T(test_layout_tokens_carry_variants),
+        T(test_layout_token_model),
+        T(test_layout_needs_a_key),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

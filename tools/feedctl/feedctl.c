@@ -7,6 +7,7 @@
  *   feedctl replicas | reload          the other admin commands
  *   feedctl validate [DIR]             load the configuration offline, report every error
  *   feedctl plan FEED --user ID [...]  the plan the broker would build, offline, as JSON or DOT
+ *   feedctl report [--since WHEN]      click-through from the events log (tools/feedctl/report.c)
  *
  * Exit codes: 0 served (ok/degraded) or admin ok, 1 error reply or local failure, 2 usage,
  * 3 no reply within the timeout. Sockets linger 0 so a down broker never makes feedctl hang. */
@@ -30,6 +31,7 @@
 #include "tools/feedctl/json.h"
 #include "tools/feedctl/metrics_print.h"
 #include "tools/feedctl/plan_print.h"
+#include "tools/feedctl/report.h"
 
 #define EXIT_SERVED 0
 #define EXIT_ERROR 1
@@ -67,6 +69,8 @@ static void s_usage(FILE *out)
           "  plan FEED --user ID  the plan the broker would build for that request, offline, as JSON\n"
           "      [--context k=v]... [--param k=v]... [--config DIR (" DEFAULT_CONFIG ")] [--dot (Graphviz)]\n"
           "      (hour/weekday come from the clock unless --context time=UNIX_S)\n"
+          "  report               click-through per feed x source and per experiment variant, from the events log\n"
+          "      [--since 2h|UNIX_S|2026-01-01T00:00:00Z] [--events FILE (var/log/events.jsonl)] [--json]\n"
           "  help                 this text\n"
           "\n"
           "common options:\n"
@@ -838,6 +842,7 @@ static const s_command_t s_commands[] = {
     {"wait", s_cmd_wait},
     {"validate", s_cmd_validate},
     {"plan", s_cmd_plan},
+    {"report", fmx_report_main},
     {"help", s_cmd_help},
     {NULL, NULL},
 };

@@ -408,7 +408,7 @@ static void s_shutdown(s_sup_t *s) {
 
 static int s_argv_build(s_sup_t *s, s_child_t *c, bool broker) {
     const s_opts_t *o = &s->opts;
-    size_t cap = 16 + 2 * o->n_inject + (broker ? o->n_broker_args : o->n_actor_args);
+    size_t cap = 18 + 2 * o->n_inject + (broker ? o->n_broker_args : o->n_actor_args);
     c->argv = calloc(cap, sizeof *c->argv);
     if (!c->argv) return -1;
     size_t n = 0;
@@ -424,6 +424,10 @@ static int s_argv_build(s_sup_t *s, s_child_t *c, bool broker) {
                                "--store",    s->cluster.store_path, "--data", o->data_dir, "--heartbeat-ms",
                                s->heartbeat, "--name",   c->label};
         for (size_t i = 0; i < FMX_ARRAY_LEN(fixed); i++) S_ARG(fixed[i]);
+        if (s->cluster.token_key_file[0]) { /* layout signs attribution tokens with it */
+            S_ARG("--token-key");
+            S_ARG(s->cluster.token_key_file);
+        }
         for (size_t i = 0; i < o->n_inject; i++) {
             if (strcmp(o->inject[i].type, type) != 0) continue;
             S_ARG("--inject");
