@@ -84,7 +84,7 @@ static int s_bench_hydrate(const char *name, fmx_store_t *store, int n, int iter
     msgpack_zone *zone = msgpack_zone_new(1 << 16);
     char err[FMX_ERR_LEN], (*ids)[16] = calloc((size_t)n, sizeof *ids);
     if (!type || !zone || !ids) return -1;
-    fmx_actor_env_t env = {"hydrate", ".", store};
+    fmx_actor_env_t env = {"hydrate", ".", store, NULL};
     msgpack_object empty = {.type = MSGPACK_OBJECT_MAP};
     int rc = 0;
     for (int it = 0; it < iters && rc == 0; it++) {
