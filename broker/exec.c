@@ -611,8 +611,16 @@ static int s_prepare(fmx_broker_t *b, fmx_run_t *run, fmx_str_t feed, char err[F
     if (fmx_config_resolve(run->config, feed, run->req.user_id, run->req.params, fmx_req_context_lookup, &run->ctx,
                            &run->res, code, err) != 0)
         return -1;
-    /* The request's `limit` (a protocol field) sets the feed's `limit` parameter when it has one. */
+    /* The request's `limit` (a protocol field) sets the feed's `limit` parameter when it has one,
+     * within that parameter's declared bounds: share's "top 10" stays 10 when 12 are asked for. */
     if (run->req.limit > 0 && fmx_value_map_get(run->res.feed->params, "limit")) {
+        const fmx_feed_t *f = run->res.feed;
+        for (size_t d = 0; d < f->n_param_decls; d++) {
+            const fmx_param_decl_t *decl = &f->param_decls[d];
+            if (strcmp(decl->name, "limit") != 0) continue;
+            if (decl->has_max && (double)run->req.limit > decl->max) run->req.limit = (int64_t)decl->max;
+            if (decl->has_min && (double)run->req.limit < decl->min) run->req.limit = (int64_t)decl->min;
+        }
         fmx_scalar_t limit = {.kind = FMX_SCALAR_INT, .u.i = run->req.limit};
         fmx_resolution_set(&run->res, FMX_STR_LIT("limit"), &limit);
     }

@@ -2,7 +2,9 @@
  *
  * inputs: 1
  * params:
- *   by          str, required            the field that groups: fields[by], a str, int or bool
+ *   by          str, required            the field that groups: fields[by], a str, int or bool;
+ *                                        "source" or "type" with no such field group by the
+ *                                        entity's own source (the retrieval node) or type
  *   type        str, default "carousel"  entity type of every collection
  *   title       str, default "{value}"   fields.title of a collection; each "{value}" becomes the
  *                                        group's value. In a feed file write "{{value}}": single
@@ -156,6 +158,26 @@ static int s_collection(fmx_task_t *task, const s_group_t *g, const fmx_scalar_t
     return 0;
 }
 
+/* The grouping value of e as a key and as the object packed into fields.value: fields[by], else
+ * the entity's own source or type for by = "source" / "type" (so "sellers you follow" is a group
+ * of what the follows retrieval found). false when e has none. */
+static bool s_value(const fmx_entity_t *e, fmx_str_t by, fmx_scalar_t *key, msgpack_object *raw) {
+    const msgpack_object *f = fmx_entity_field(e, by.ptr, by.len);
+    if (f) {
+        if (!fmx_node_field_key(e, by, key)) return false;
+        *raw = *f;
+        return true;
+    }
+    fmx_str_t own = fmx_node_str_eq(by, FMX_STR_LIT("source")) ? e->source
+                    : fmx_node_str_eq(by, FMX_STR_LIT("type")) ? e->type
+                                                               : FMX_STR_NULL;
+    if (!own.ptr || own.len == 0) return false;
+    key->kind = FMX_SCALAR_STR;
+    key->u.s = own;
+    *raw = s_str_obj(own);
+    return true;
+}
+
 static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]) {
     fmx_str_t by, type, title, score;
     int64_t min_items, max_items, max_groups;
@@ -195,8 +217,9 @@ static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]
         if (i % FMX_NODE_DEADLINE_EVERY == FMX_NODE_DEADLINE_EVERY - 1 && fmx_node_deadline_check(task, err) != 0)
             return -1;
         fmx_scalar_t k;
+        msgpack_object raw;
         group_of[i] = -1;
-        if (!fmx_node_field_key(&in->v[i], by, &k)) continue;
+        if (!s_value(&in->v[i], by, &k, &raw)) continue;
         size_t before = map.n;
         int64_t g = fmx_node_keymap_find(&map, &k, true);
         if (map.n > before) groups[g] = (s_group_t){.first = i};
@@ -219,9 +242,11 @@ static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]
     for (size_t g = 0; g < map.n; g++) {
         if (groups[g].found < (uint64_t)min_items) continue;
         if (max_groups > 0 && out->n >= (uint64_t)max_groups) break;
-        const msgpack_object *raw = fmx_entity_field(&in->v[groups[g].first], by.ptr, by.len);
+        fmx_scalar_t k;
+        msgpack_object raw;
+        s_value(&in->v[groups[g].first], by, &k, &raw);
         fmx_entity_t c;
-        if (s_collection(task, &groups[g], &map.keys[g], raw, by, type, title, agg, &c, err) != 0) return -1;
+        if (s_collection(task, &groups[g], &map.keys[g], &raw, by, type, title, agg, &c, err) != 0) return -1;
         if (!fmx_entity_list_push(out, &c, task->zone)) return fmx_err(err, "out of memory");
     }
     return 0;

@@ -239,6 +239,19 @@ int h_seed(h_t *h, int users)
         h_dump_logs(h, H_LOG_TAIL_LINES);
         return -1;
     }
+    /* The GBDT models the shipped feeds score with, trained on this data set as scripts/up does. */
+    static const char *const types[] = {"livestream", "product"};
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const char *train[] = {"feedmix-train", "--store", store, "--models", models, "--type", types[t], NULL};
+        if (h_run(h, "train", train, H_SEED_TIMEOUT_MS, &status) != 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "harness: feedmix-train --type %s failed\n", types[t]);
+            char *log = h_read_log(h, "train");
+            if (log) fprintf(stderr, "%s\n", log);
+            free(log);
+            return -1;
+        }
+    }
     h->seeded = true;
     return 0;
 }

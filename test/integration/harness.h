@@ -68,7 +68,8 @@ h_t *h_new(void);
 /* Stops every child (h_stop_all), removes the temp dir, frees. NULL-safe, sets *h_p = NULL. */
 void h_destroy(h_t **h_p);
 
-/* Runs feedmix-seed into <dir>/store and <dir>/models once (later calls return 0). 0 or -1. */
+/* Runs feedmix-seed into <dir>/store and <dir>/models, then feedmix-train for the GBDT models the
+ * shipped feeds score with, once (later calls return 0). 0 or -1. */
 int h_seed(h_t *h, int users);
 
 /* cmocka hooks every process test shares (they take the void **state cmocka passes):

