@@ -57,7 +57,7 @@ static void s_usage(FILE *out)
           "\n"
           "commands:\n"
           "  get FEED --user ID   request a feed and print the reply as JSON\n"
-          "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--debug]\n"
+          "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--debug] [--summary]\n"
           "      [--endpoint EP (env FEEDMIX_ENDPOINT, " DEFAULT_ENDPOINT ")]\n"
           "  stats [--json]       replicas and load per node type, broker counters; then requests per\n"
           "                       feed and outcomes per node with p50/p99 (from the metrics)\n"
@@ -253,9 +253,56 @@ static const char *s_env_or(const char *name, const char *fallback)
     return v && *v ? v : fallback;
 }
 
+/* One line for a reply: status, items by type (children of carousels counted apart), fallbacks,
+ * the round trip. For scripts/up and a quick look at every surface. */
+static void s_print_summary(FILE *out, const char *feed, const msgpack_object *reply, double ms)
+{
+    enum { MAX_TYPES = 8 };
+    const char *names[MAX_TYPES];
+    uint32_t lens[MAX_TYPES], counts[MAX_TYPES];
+    size_t n_types = 0;
+    uint64_t children = 0;
+    const msgpack_object *status = s_get(reply, "status"), *items = s_get(reply, "items");
+    uint32_t n_items = items && items->type == MSGPACK_OBJECT_ARRAY ? items->via.array.size : 0;
+    for (uint32_t i = 0; i < n_items; i++) {
+        const msgpack_object *type = s_get(&items->via.array.ptr[i], "type");
+        const msgpack_object *kids = s_get(&items->via.array.ptr[i], "items");
+        if (kids && kids->type == MSGPACK_OBJECT_ARRAY)
+            children += kids->via.array.size;
+        if (!type || type->type != MSGPACK_OBJECT_STR)
+            continue;
+        size_t t = 0;
+        while (t < n_types && !(lens[t] == type->via.str.size && memcmp(names[t], type->via.str.ptr, lens[t]) == 0))
+            t++;
+        if (t == n_types && n_types < MAX_TYPES) {
+            names[t] = type->via.str.ptr, lens[t] = type->via.str.size, counts[t] = 0;
+            n_types++;
+        }
+        if (t < n_types)
+            counts[t]++;
+    }
+    fprintf(out, "%-14s %-9.*s %3u items", feed, status && status->type == MSGPACK_OBJECT_STR ? (int)status->via.str.size : 1,
+            status && status->type == MSGPACK_OBJECT_STR ? status->via.str.ptr : "?", n_items);
+    for (size_t t = 0; t < n_types; t++)
+        fprintf(out, "%s%u %.*s", t ? ", " : " (", counts[t], (int)lens[t], names[t]);
+    if (n_types)
+        fputc(')', out);
+    if (children)
+        fprintf(out, ", %" PRIu64 " in collections", children);
+    const msgpack_object *fallbacks = s_get(reply, "fallbacks");
+    if (fallbacks && fallbacks->type == MSGPACK_OBJECT_ARRAY && fallbacks->via.array.size)
+        fprintf(out, ", %u fell back", fallbacks->via.array.size);
+    const msgpack_object *error = s_get(reply, "error");
+    const msgpack_object *message = error ? s_get(error, "message") : NULL;
+    if (message && message->type == MSGPACK_OBJECT_STR)
+        fprintf(out, ": %.*s", (int)message->via.str.size, message->via.str.ptr);
+    fprintf(out, "  %.1f ms\n", ms);
+}
+
 static int s_cmd_get(int argc, char **argv)
 {
-    enum { O_USER = 'u', O_CONTEXT = 'c', O_LIMIT = 'n', O_DEADLINE = 256, O_REQID, O_DEBUG, O_TIMEOUT, O_ENDPOINT };
+    enum { O_USER = 'u', O_CONTEXT = 'c', O_LIMIT = 'n', O_DEADLINE = 256, O_REQID, O_DEBUG, O_TIMEOUT, O_ENDPOINT,
+           O_SUMMARY };
     static const struct option opts[] = {
         {"user", required_argument, NULL, O_USER},
         {"context", required_argument, NULL, O_CONTEXT},
@@ -265,6 +312,7 @@ static int s_cmd_get(int argc, char **argv)
         {"debug", no_argument, NULL, O_DEBUG},
         {"timeout-ms", required_argument, NULL, O_TIMEOUT},
         {"endpoint", required_argument, NULL, O_ENDPOINT},
+        {"summary", no_argument, NULL, O_SUMMARY},
         {NULL, 0, NULL, 0},
     };
     const char *user = NULL, *request_id = NULL;
@@ -272,7 +320,7 @@ static int s_cmd_get(int argc, char **argv)
     const char *context[MAX_CONTEXT];
     size_t n_context = 0;
     int64_t limit = 0, deadline_ms = 0;
-    bool has_limit = false, has_deadline = false, debug = false;
+    bool has_limit = false, has_deadline = false, debug = false, summary = false;
     int timeout_ms = DEFAULT_TIMEOUT_MS;
     int c;
     optind = 1;
@@ -307,6 +355,7 @@ static int s_cmd_get(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case O_ENDPOINT: endpoint = optarg; break;
+        case O_SUMMARY: summary = true; break;
         default: s_usage(stderr); return EXIT_USAGE;
         }
     }
@@ -354,13 +403,20 @@ static int s_cmd_get(int argc, char **argv)
     }
 
     zmq_msg_t frame;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = s_call(endpoint, sb.data, sb.size, timeout_ms, &frame);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     msgpack_sbuffer_destroy(&sb);
     if (rc != EXIT_SERVED)
         return rc;
     msgpack_unpacked up;
     if (s_unpack(&frame, &up) == 0) {
-        s_print_json(stdout, &up.data);
+        if (summary)
+            s_print_summary(stdout, feed, &up.data,
+                            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        else
+            s_print_json(stdout, &up.data);
         const msgpack_object *status = s_get(&up.data, "status");
         rc = s_str_is(status, "ok") || s_str_is(status, "degraded") ? EXIT_SERVED : EXIT_ERROR;
     } else {
