@@ -6,6 +6,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/log.h"
+
 void fmx_cluster_defaults(fmx_cluster_t *c) {
     memset(c, 0, sizeof *c);
     snprintf(c->frontend, sizeof c->frontend, "tcp://127.0.0.1:7400");
@@ -21,6 +23,9 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     c->queue_per_type = 10000;
     c->fallback_cache_mb = 64;
     c->fallback_cache_ttl_s = 300;
+    snprintf(c->request_log, sizeof c->request_log, "off");
+    c->request_log_level = FMX_LOG_INFO;
+    snprintf(c->trace_dir, sizeof c->trace_dir, "off");
 }
 
 typedef struct {
@@ -49,8 +54,38 @@ static int s_uint(s_ctx_t *x, const yaml_node_t *v, uint32_t lo, uint32_t hi, ui
     return s_fail(x, v, msg, key);
 }
 
+static int s_rate(s_ctx_t *x, const yaml_node_t *v, double *out, const char *key) {
+    if (v->type == YAML_SCALAR_NODE) {
+        const char *s = (const char *)v->data.scalar.value;
+        char *end;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*s && *end == '\0' && errno == 0 && d >= 0.0 && d <= 1.0) {
+            *out = d;
+            return 0;
+        }
+    }
+    return s_fail(x, v, "expected a number in 0..1 for", key);
+}
+
+static int s_trace_users(s_ctx_t *x, fmx_cluster_t *c, const yaml_node_t *v) {
+    if (v->type != YAML_SEQUENCE_NODE) return s_fail(x, v, "expected a list of user ids for", "users");
+    c->n_trace_users = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *u = yaml_document_get_node(x->doc, *it);
+        if (!u) return s_fail(x, v, "expected a list of user ids for", "users");
+        if (c->n_trace_users == FMX_CLUSTER_MAX_TRACE_USERS) return s_fail(x, u, "too many traced users", NULL);
+        if (s_str(x, u, c->trace_users[c->n_trace_users], sizeof c->trace_users[0], "a traced user") != 0) return -1;
+        c->n_trace_users++;
+    }
+    return 0;
+}
+
 static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_node_t *map) {
     if (map->type != YAML_MAPPING_NODE) return s_fail(x, map, "expected a mapping for", section);
+    /* A trace section turns traces on, into var/traces unless its dir says otherwise. */
+    if (strcmp(section, "trace") == 0 && strcmp(c->trace_dir, "off") == 0)
+        snprintf(c->trace_dir, sizeof c->trace_dir, "var/traces");
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(x->doc, p->key), *v = yaml_document_get_node(x->doc, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE) return s_fail(x, map, "expected string keys in", section);
@@ -87,6 +122,18 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_uint(x, v, 1, 86400, &c->fallback_cache_ttl_s, key);
         } else if (strcmp(section, "broker") == 0 && strcmp(key, "queue_per_type") == 0) {
             rc = s_uint(x, v, 1, 1000000, &c->queue_per_type, key);
+        } else if (strcmp(section, "log") == 0 && strcmp(key, "requests") == 0) {
+            rc = s_str(x, v, c->request_log, sizeof c->request_log, key);
+        } else if (strcmp(section, "log") == 0 && strcmp(key, "level") == 0) {
+            int level = v->type == YAML_SCALAR_NODE ? fmx_log_level_parse((const char *)v->data.scalar.value) : -1;
+            rc = level < 0 ? s_fail(x, v, "expected debug, info, warn, error or off for", key) : 0;
+            if (rc == 0) c->request_log_level = level;
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "dir") == 0) {
+            rc = s_str(x, v, c->trace_dir, sizeof c->trace_dir, key);
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "sample_rate") == 0) {
+            rc = s_rate(x, v, &c->trace_sample_rate, key);
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "users") == 0) {
+            rc = s_trace_users(x, c, v);
         } else {
             char what[160];
             snprintf(what, sizeof what, "unknown key in `%s`:", section);
@@ -126,8 +173,9 @@ int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]) 
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
         const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
-        if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0) {
-            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors):", key);
+        if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0 &&
+            strcmp(key, "log") != 0 && strcmp(key, "trace") != 0) {
+            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors, log, trace):", key);
             goto out_doc;
         }
         if (s_section(&x, c, key, v) != 0) goto out_doc;
