@@ -16,6 +16,8 @@
 #include "broker/broker_int.h"
 #include "broker/metrics_sink.h"
 #include "broker/obs.h"
+#include "broker/reqlog.h"
+#include "broker/trace.h"
 #include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -313,6 +315,7 @@ static void s_handle_request(fmx_broker_t *b, const uint8_t *client, size_t clie
         fmx_log_info("request %s: %s: %s", run->request_id, fmx_error_code_name(code), err);
         fmx_broker_reply_error(b, client, client_len, (fmx_str_t){run->request_id, strlen(run->request_id)}, code,
                                err);
+        fmx_obs_request_refused(b, run, code);
         fmx_obs_request_rejected(b, run->req.feed, code);
         fmx_run_release(b, run);
     }
@@ -488,6 +491,15 @@ fmx_broker_t *fmx_broker_new(const fmx_cluster_t *config, char err[FMX_ERR_LEN])
         b->events = fmx_events_new(config->events_path, &eo, err);
         if (!b->events) goto fail;
     }
+    b->reqlog = fmx_reqlog_new(config->request_log, (fmx_log_level_t)config->request_log_level, err);
+    if (!b->reqlog && err[0]) goto fail;
+    if (strcmp(config->trace_dir, "off") != 0) {
+        const char *users[FMX_CLUSTER_MAX_TRACE_USERS];
+        for (size_t i = 0; i < config->n_trace_users; i++) users[i] = config->trace_users[i];
+        b->tracer = fmx_trace_new(config->trace_dir, config->trace_sample_rate, users, config->n_trace_users,
+                                  ((uint64_t)b->epoch << 32) ^ fmx_clock_wall_us(), err);
+        if (!b->tracer) goto fail;
+    }
     b->started_us = fmx_clock_now_us();
     b->extra_tokens = 1000; /* a full bucket: 100 extra tasks of burst */
     if (!fmx_timers_add(b->timers, b->started_us + (uint64_t)config->heartbeat_ms * 1000u, s_heartbeat_timer, b, 0)) {
@@ -526,6 +538,8 @@ void fmx_broker_destroy(fmx_broker_t **self_p) {
     fmx_fcache_destroy(&b->fcache);
     fmx_events_destroy(&b->events); /* drains: every acknowledged event reaches the file */
     fmx_token_key_wipe(&b->token_key);
+    fmx_trace_destroy(&b->tracer);
+    fmx_reqlog_destroy(&b->reqlog); /* flushes the lines of the requests aborted above */
     msgpack_zone_destroy(&b->zone);
     free(b->runs);
     free(b->free_slots);
@@ -557,6 +571,7 @@ int fmx_broker_run(fmx_broker_t *b, volatile int *stop, volatile int *reload) {
             {b->monitor, 0, ZMQ_POLLIN, 0},
             {NULL, http_fd, ZMQ_POLLIN, 0},
         };
+        fmx_obs_flush(b); /* before sleeping: what the last pass buffered goes out */
         uint64_t now = fmx_clock_now_us();
         long timeout = fmx_timers_poll_timeout_ms(b->timers, now);
         long http_ms = fmx_metrics_sink_poll_timeout_ms(b->metrics, now);
@@ -580,6 +595,7 @@ int fmx_broker_run(fmx_broker_t *b, volatile int *stop, volatile int *reload) {
             fmx_broker_reload(b, errs, sizeof errs);
         }
     }
+    fmx_obs_flush(b);
     fmx_log_info("stopping");
     return 0;
 }

@@ -49,6 +49,7 @@ typedef struct {
     fmx_timer_t hedge_timer;
     int64_t actor_pid;
     char actor[FMX_REPLICA_NAME_MAX]; /* replica name for the trace */
+    uint64_t actor_us;       /* the time the actor reported for the result it used (for the trace) */
 } fmx_node_run_t;
 
 typedef struct {
@@ -73,6 +74,7 @@ typedef struct {
     size_t pending;          /* nodes not DONE */
     char failover_node[128]; /* the required node whose failure switched to on_failure, or "" */
     size_t n_fallbacks;
+    struct fmx_trace_rec *trace; /* a sampled request's trace record (broker/trace.c), or NULL */
 } fmx_run_t;
 
 typedef struct {
@@ -107,6 +109,8 @@ struct fmx_broker {
     bool has_token_key;        /* false: events are refused */
     fmx_events_t *events;      /* the events log writer, NULL when events.path is "off" */
     char event_line[FMX_EVENTS_LINE_MAX]; /* scratch: one formatted event */
+    struct fmx_reqlog *reqlog; /* the JSON request log (broker/reqlog.c), NULL when off */
+    struct fmx_trace *tracer;  /* sampled traces (broker/trace.c), NULL when off */
 };
 
 /* exec.c */

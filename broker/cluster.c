@@ -8,6 +8,7 @@
 
 #include "common/store.h"
 #include "broker/httpd.h"
+#include "common/log.h"
 
 void fmx_cluster_defaults(fmx_cluster_t *c) {
     memset(c, 0, sizeof *c);
@@ -29,6 +30,9 @@ void fmx_cluster_defaults(fmx_cluster_t *c) {
     c->events_fsync = FMX_FSYNC_INTERVAL;
     c->events_fsync_interval_ms = 1000;
     c->events_queue_kb = 4096;
+    snprintf(c->request_log, sizeof c->request_log, "off");
+    c->request_log_level = FMX_LOG_INFO;
+    snprintf(c->trace_dir, sizeof c->trace_dir, "off");
 }
 
 int fmx_cluster_check_metrics(const char *listen, char err[FMX_ERR_LEN]) {
@@ -104,9 +108,39 @@ static int s_store_section(s_ctx_t *x, fmx_cluster_t *c, yaml_node_t *map) {
     return 0;
 }
 
+static int s_rate(s_ctx_t *x, const yaml_node_t *v, double *out, const char *key) {
+    if (v->type == YAML_SCALAR_NODE) {
+        const char *s = (const char *)v->data.scalar.value;
+        char *end;
+        errno = 0;
+        double d = strtod(s, &end);
+        if (*s && *end == '\0' && errno == 0 && d >= 0.0 && d <= 1.0) {
+            *out = d;
+            return 0;
+        }
+    }
+    return s_fail(x, v, "expected a number in 0..1 for", key);
+}
+
+static int s_trace_users(s_ctx_t *x, fmx_cluster_t *c, const yaml_node_t *v) {
+    if (v->type != YAML_SEQUENCE_NODE) return s_fail(x, v, "expected a list of user ids for", "users");
+    c->n_trace_users = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *u = yaml_document_get_node(x->doc, *it);
+        if (!u) return s_fail(x, v, "expected a list of user ids for", "users");
+        if (c->n_trace_users == FMX_CLUSTER_MAX_TRACE_USERS) return s_fail(x, u, "too many traced users", NULL);
+        if (s_str(x, u, c->trace_users[c->n_trace_users], sizeof c->trace_users[0], "a traced user") != 0) return -1;
+        c->n_trace_users++;
+    }
+    return 0;
+}
+
 static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_node_t *map) {
     if (strcmp(section, "store") == 0) return s_store_section(x, c, map);
     if (map->type != YAML_MAPPING_NODE) return s_fail(x, map, "expected a mapping for", section);
+    /* A trace section turns traces on, into var/traces unless its dir says otherwise. */
+    if (strcmp(section, "trace") == 0 && strcmp(c->trace_dir, "off") == 0)
+        snprintf(c->trace_dir, sizeof c->trace_dir, "var/traces");
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(x->doc, p->key), *v = yaml_document_get_node(x->doc, p->value);
         if (!k || !v || k->type != YAML_SCALAR_NODE) return s_fail(x, map, "expected string keys in", section);
@@ -157,6 +191,18 @@ static int s_section(s_ctx_t *x, fmx_cluster_t *c, const char *section, yaml_nod
             rc = s_uint(x, v, 1, 3600000, &c->events_fsync_interval_ms, key);
         } else if (strcmp(section, "events") == 0 && strcmp(key, "queue_kb") == 0) {
             rc = s_uint(x, v, 16, 1048576, &c->events_queue_kb, key);
+        } else if (strcmp(section, "log") == 0 && strcmp(key, "requests") == 0) {
+            rc = s_str(x, v, c->request_log, sizeof c->request_log, key);
+        } else if (strcmp(section, "log") == 0 && strcmp(key, "level") == 0) {
+            int level = v->type == YAML_SCALAR_NODE ? fmx_log_level_parse((const char *)v->data.scalar.value) : -1;
+            rc = level < 0 ? s_fail(x, v, "expected debug, info, warn, error or off for", key) : 0;
+            if (rc == 0) c->request_log_level = level;
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "dir") == 0) {
+            rc = s_str(x, v, c->trace_dir, sizeof c->trace_dir, key);
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "sample_rate") == 0) {
+            rc = s_rate(x, v, &c->trace_sample_rate, key);
+        } else if (strcmp(section, "trace") == 0 && strcmp(key, "users") == 0) {
+            rc = s_trace_users(x, c, v);
         } else {
             char what[160];
             snprintf(what, sizeof what, "unknown key in `%s`:", section);
@@ -197,9 +243,10 @@ int fmx_cluster_load(fmx_cluster_t *c, const char *path, char err[FMX_ERR_LEN]) 
         yaml_node_t *k = yaml_document_get_node(&doc, p->key), *v = yaml_document_get_node(&doc, p->value);
         const char *key = k && k->type == YAML_SCALAR_NODE ? (const char *)k->data.scalar.value : "";
         if (strcmp(key, "broker") != 0 && strcmp(key, "store") != 0 && strcmp(key, "actors") != 0 &&
-            strcmp(key, "metrics") != 0 && strcmp(key, "tokens") != 0 && strcmp(key, "events") != 0) {
-            s_fail(&x, k ? k : root, "unknown top-level key (expected broker, store, actors, metrics, tokens, events):",
-                   key);
+            strcmp(key, "metrics") != 0 && strcmp(key, "tokens") != 0 && strcmp(key, "events") != 0 &&
+            strcmp(key, "log") != 0 && strcmp(key, "trace") != 0) {
+            s_fail(&x, k ? k : root,
+                   "unknown top-level key (expected broker, store, actors, metrics, tokens, events, log, trace):", key);
             goto out_doc;
         }
         if (s_section(&x, c, key, v) != 0) goto out_doc;

@@ -9,6 +9,9 @@
  *   actors:  { TYPE: REPLICAS, ... }            (mapping order is kept)
  *   tokens:  { key_file: FILE }                 (attribution token key; none: events are refused)
  *   events:  { path: FILE|off, fsync: always|interval|never, fsync_interval_ms: N, queue_kb: N }
+ *   log:     { requests: FILE | stderr | off, level: debug | info | warn | error }
+ *   trace:   { sample_rate: 0..1, users: [ID, ...], dir: DIR | off }  (a `trace:` section
+ *            turns sampled traces on, into var/traces unless dir says otherwise)
  * Every key is optional; absent ones keep the defaults set by fmx_cluster_defaults. */
 #ifndef FMX_CLUSTER_H
 #define FMX_CLUSTER_H
@@ -22,6 +25,8 @@
 #define FMX_ENDPOINT_MAX 256
 #define FMX_PATH_MAX 1024
 #define FMX_CLUSTER_MAX_TYPES 64
+#define FMX_CLUSTER_MAX_TRACE_USERS 64
+#define FMX_CLUSTER_TRACE_USER_MAX 128
 
 typedef struct {
     char frontend[FMX_ENDPOINT_MAX], backend[FMX_ENDPOINT_MAX], admin[FMX_ENDPOINT_MAX];
@@ -47,6 +52,12 @@ typedef struct {
         uint32_t replicas;
     } actors[FMX_CLUSTER_MAX_TYPES];
     size_t n_actors;
+    char request_log[FMX_PATH_MAX]; /* the JSON request log: a path, "stderr" or "off" (default) */
+    int request_log_level;          /* an fmx_log_level_t: info logs every request, warn degraded+error */
+    char trace_dir[FMX_PATH_MAX];   /* sampled traces go here; "off" (default): none */
+    double trace_sample_rate;       /* 0..1 of the requests (debug ones and trace_users always) */
+    char trace_users[FMX_CLUSTER_MAX_TRACE_USERS][FMX_CLUSTER_TRACE_USER_MAX + 1];
+    size_t n_trace_users;
 } fmx_cluster_t;
 
 void fmx_cluster_defaults(fmx_cluster_t *c);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker/broker_int.h"
 #include "broker/obs.h"
@@ -472,6 +473,7 @@ void fmx_exec_on_result(fmx_broker_t *b, fmx_replica_t *replica, uint64_t task_i
             fmx_obs_node_result(b, run, i, replica, "garbage", actor_us, bytes);
             s_fail(b, run, i, "garbage");
         } else {
+            run->nodes[i].actor_us = actor_us; /* for the trace: the copy whose result is used */
             fmx_obs_node_result(b, run, i, replica, "ok", actor_us, bytes);
             fmx_registry_note_success(b->registry, replica);
             fmx_registry_note_latency(b->registry, type_index, fmx_clock_now_us() - run->nodes[i].dispatch_us);
@@ -557,6 +559,15 @@ static void s_finish(fmx_broker_t *b, fmx_run_t *run, size_t output_index) {
             uint64_t start = n->dispatch_us ? n->dispatch_us : n->ready_us;
             t->start_us = start > run->start_us ? start - run->start_us : 0;
             t->end_us = n->done_us > run->start_us ? n->done_us - run->start_us : 0;
+            bool in_broker = run->plan->nodes[i].kind == FMX_PLAN_CAROUSEL;
+            t->detail = true;
+            t->queue_us = n->dispatch_us > n->ready_us && !in_broker ? n->dispatch_us - n->ready_us : 0;
+            t->actor_us = n->actor_us;
+            t->bytes = n->state == FMX_NODE_DONE ? zmq_msg_size((zmq_msg_t *)&n->result) : 0;
+            t->replica_pid = in_broker ? (int64_t)getpid() : n->actor_pid;
+            t->attempt = n->attempt;
+            t->outcome = fell_back ? n->outcome : NULL;
+            t->fallback = fell_back ? fmx_fallback_kind_name(run->plan->nodes[i].fallback) : NULL;
         }
     }
     fmx_str_t exp_names[FMX_MAX_EXPERIMENTS], exp_variants[FMX_MAX_EXPERIMENTS];

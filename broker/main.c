@@ -26,11 +26,15 @@ static void s_usage(FILE *out) {
             "usage: feedmix-broker [--config FILE] [--feeds DIR] [--params FILE] [--experiments FILE]\n"
             "                      [--frontend EP] [--backend EP] [--admin EP] [--metrics HOST:PORT|off]\n"
             "                      [--heartbeat-ms N] [--max-requests N] [--log-level LEVEL] [--pidfile FILE]\n"
-            "                      [--token-key FILE] [--events FILE|off] [--print-actors]\n"
+            "                      [--token-key FILE] [--events FILE|off]\n"
+            "                      [--request-log FILE|stderr|off] [--request-log-level LEVEL]\n"
+            "                      [--trace-dir DIR|off] [--trace-sample-rate R] [--trace-user ID]...\n"
+            "                      [--print-actors]\n"
             "Serves feeds: clients on --frontend (REQ), actors on --backend (DEALER), admin on --admin,\n"
             "Prometheus text on http://HOST:PORT/metrics with --metrics (port 0: any free one, logged and in\n"
             "the admin `stats` as metrics_port; default off unless the config sets metrics.listen).\n"
-            "Flags override configs/cluster.yaml. SIGHUP reloads feeds, params and experiments; SIGTERM stops.\n");
+            "Flags override configs/cluster.yaml. SIGHUP reloads feeds, params and experiments (and reopens the\n"
+            "request log); SIGTERM stops. Sampled traces are off unless --trace-dir or a `trace:` section.\n");
 }
 
 static int s_copy(char *dst, size_t cap, const char *src, const char *what) {
@@ -50,7 +54,8 @@ static int s_uint(const char *s, uint32_t lo, uint32_t hi, uint32_t *out, const 
 
 int main(int argc, char **argv) {
     enum { O_CONFIG = 1, O_FEEDS, O_FRONTEND, O_BACKEND, O_ADMIN, O_HB, O_MAXREQ, O_LOG, O_PID, O_PRINT, O_PARAMS,
-           O_EXPERIMENTS, O_METRICS, O_TOKEN_KEY, O_EVENTS };
+           O_EXPERIMENTS, O_METRICS, O_TOKEN_KEY, O_EVENTS, O_REQLOG, O_REQLOG_LEVEL, O_TRACE_DIR, O_TRACE_RATE,
+           O_TRACE_USER };
     static const struct option opts[] = {
         {"config", required_argument, NULL, O_CONFIG},     {"feeds", required_argument, NULL, O_FEEDS},
         {"frontend", required_argument, NULL, O_FRONTEND}, {"backend", required_argument, NULL, O_BACKEND},
@@ -61,12 +66,17 @@ int main(int argc, char **argv) {
         {"experiments", required_argument, NULL, O_EXPERIMENTS},
         {"metrics", required_argument, NULL, O_METRICS},
         {"token-key", required_argument, NULL, O_TOKEN_KEY}, {"events", required_argument, NULL, O_EVENTS},
+        {"request-log", required_argument, NULL, O_REQLOG},
+        {"request-log-level", required_argument, NULL, O_REQLOG_LEVEL},
+        {"trace-dir", required_argument, NULL, O_TRACE_DIR},
+        {"trace-sample-rate", required_argument, NULL, O_TRACE_RATE},
+        {"trace-user", required_argument, NULL, O_TRACE_USER},
         {NULL, 0, NULL, 0},
     };
     fmx_cluster_t config;
     fmx_cluster_defaults(&config);
     const char *config_path = NULL, *pidfile = NULL;
-    int print_actors = 0;
+    int print_actors = 0, trace_users_from_flags = 0;
     int level = FMX_LOG_INFO;
     /* First pass: the config file, so flags given in any order override it. */
     for (int i = 1; i + 1 < argc; i++)
@@ -105,6 +115,35 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "feedmix-broker: unknown log level '%s'\n", optarg);
                 rc = -1;
             }
+            break;
+        case O_REQLOG: rc = s_copy(config.request_log, sizeof config.request_log, optarg, "--request-log"); break;
+        case O_REQLOG_LEVEL:
+            config.request_log_level = fmx_log_level_parse(optarg);
+            if (config.request_log_level < 0) {
+                fprintf(stderr, "feedmix-broker: unknown --request-log-level '%s'\n", optarg);
+                rc = -1;
+            }
+            break;
+        case O_TRACE_DIR: rc = s_copy(config.trace_dir, sizeof config.trace_dir, optarg, "--trace-dir"); break;
+        case O_TRACE_RATE: {
+            char *end;
+            errno = 0;
+            config.trace_sample_rate = strtod(optarg, &end);
+            if (!*optarg || *end || errno || !(config.trace_sample_rate >= 0.0 && config.trace_sample_rate <= 1.0)) {
+                fprintf(stderr, "feedmix-broker: --trace-sample-rate must be a number in 0..1\n");
+                rc = -1;
+            }
+            break;
+        }
+        case O_TRACE_USER:
+            if (trace_users_from_flags++ == 0) config.n_trace_users = 0; /* flags replace the file's list */
+            if (config.n_trace_users == FMX_CLUSTER_MAX_TRACE_USERS) {
+                fprintf(stderr, "feedmix-broker: at most %d --trace-user\n", FMX_CLUSTER_MAX_TRACE_USERS);
+                rc = -1;
+                break;
+            }
+            rc = s_copy(config.trace_users[config.n_trace_users], sizeof config.trace_users[0], optarg, "--trace-user");
+            if (rc == 0) config.n_trace_users++;
             break;
         case O_PID: pidfile = optarg; break;
         case O_TOKEN_KEY: rc = s_copy(config.token_key_file, sizeof config.token_key_file, optarg, "--token-key"); break;

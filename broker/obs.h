@@ -20,6 +20,10 @@ void fmx_obs_request_done(fmx_broker_t *b, fmx_run_t *run, const char *status, f
 /* A request answered with an error before a run existed (too large, undecodable, overloaded, or
  * a feed that failed to resolve); feed is empty when unknown. */
 void fmx_obs_request_rejected(fmx_broker_t *b, fmx_str_t feed, fmx_error_code_t code);
+/* A decoded feed request (ids and user known) failed before its plan ran: unknown feed, bad
+ * params, no plan. fmx_obs_request_rejected follows at once for the same request, with
+ * run->req.feed: counting sinks count that one; this one is for sinks that name requests. */
+void fmx_obs_request_refused(fmx_broker_t *b, fmx_run_t *run, fmx_error_code_t code);
 /* Node i was sent to replica r (hedge: the second copy). run->nodes[i].ready_us is when its
  * inputs were complete, so now - ready_us is the time it waited in the broker's queue. */
 void fmx_obs_node_dispatch(fmx_broker_t *b, fmx_run_t *run, size_t i, const fmx_replica_t *r, bool hedge);
@@ -33,7 +37,10 @@ void fmx_obs_node_result(fmx_broker_t *b, fmx_run_t *run, size_t i, const fmx_re
 void fmx_obs_node_fallback(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome, const char *kind);
 /* Node i is done: outcome "ok", or the failure whose fallback output it now holds. */
 void fmx_obs_node_done(fmx_broker_t *b, fmx_run_t *run, size_t i, const char *outcome);
-/* A configuration reload finished (ok or not). */
+/* A configuration reload finished (ok or not). SIGHUP comes here too: files reopen (logrotate). */
 void fmx_obs_reload(fmx_broker_t *b, bool ok);
+/* The end of a loop pass, before the broker sleeps in poll (and once more when it stops): sinks
+ * that buffer write out here. */
+void fmx_obs_flush(fmx_broker_t *b);
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 int fmx_err(char err[FMX_ERR_LEN], const char *fmt, ...) {
     if (err) {
@@ -37,4 +39,22 @@ bool fmx_parse_i64(const char *s, int64_t *out) {
     if (errno == ERANGE) return false;
     *out = v;
     return true;
+}
+
+int fmx_mkdir_p(const char *dir, char err[FMX_ERR_LEN]) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) return fmx_err(err, "directory name '%.64s' is empty or too long", dir);
+    memcpy(path, dir, n + 1);
+    /* Each prefix ending before a '/', then the whole path; existing ones are fine. */
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0') continue;
+        char saved = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) return fmx_err(err, "mkdir(%s) failed: %s", path, strerror(errno));
+        path[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return fmx_err(err, "%s is not a directory", dir);
+    return 0;
 }

@@ -30,4 +30,8 @@ bool fmx_parse_i64(const char *s, int64_t *out);
 /* Parses a whole decimal string into lo..hi. 0, or -1 (nothing stored) when it is not one. */
 int fmx_parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out);
 
+/* mkdir -p: creates dir and its missing parents (mode 0755). 0 (also when it exists), or -1
+ * with err naming the component that failed. */
+int fmx_mkdir_p(const char *dir, char err[FMX_ERR_LEN]);
+
 #endif

@@ -284,10 +284,18 @@ int fmx_reply_pack(msgpack_sbuffer *out, const fmx_reply_t *r) {
         if (fmx_mp_pack_cstr(&pk, "trace") || msgpack_pack_array(&pk, r->n_trace)) return s_rollback(out, mark);
         for (size_t i = 0; i < r->n_trace; i++) {
             const fmx_trace_entry_t *t = &r->trace[i];
-            if (msgpack_pack_map(&pk, 6) || s_pack_kv_cstr(&pk, "node", t->node) ||
+            size_t n = 6 + (t->detail ? 5 + (t->outcome != NULL) + (t->fallback != NULL) : 0);
+            if (msgpack_pack_map(&pk, n) || s_pack_kv_cstr(&pk, "node", t->node) ||
                 s_pack_kv_cstr(&pk, "type", t->type) || s_pack_kv_cstr(&pk, "actor", t->actor) ||
                 s_pack_kv_cstr(&pk, "status", t->status) || s_pack_kv_u64(&pk, "start_us", t->start_us) ||
                 s_pack_kv_u64(&pk, "end_us", t->end_us))
+                return s_rollback(out, mark);
+            if (t->detail &&
+                (s_pack_kv_u64(&pk, "queue_us", t->queue_us) || s_pack_kv_u64(&pk, "actor_us", t->actor_us) ||
+                 s_pack_kv_u64(&pk, "bytes", t->bytes) || fmx_mp_pack_cstr(&pk, "replica_pid") ||
+                 msgpack_pack_int64(&pk, t->replica_pid) || s_pack_kv_u64(&pk, "attempt", t->attempt) ||
+                 (t->outcome && s_pack_kv_cstr(&pk, "outcome", t->outcome)) ||
+                 (t->fallback && s_pack_kv_cstr(&pk, "fallback", t->fallback))))
                 return s_rollback(out, mark);
         }
     }

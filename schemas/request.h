@@ -60,10 +60,20 @@ typedef struct {
 int fmx_request_decode(fmx_request_t *req, const void *buf, size_t len, char err[FMX_ERR_LEN]);
 void fmx_request_fini(fmx_request_t *req);
 
-/* One trace entry of a `debug` reply. */
+/* One trace entry of a `debug` reply. The first six fields are the contract of DESIGN.md section
+ * 4; with `detail` set the entry also packs the rest (queue_us, actor_us, bytes, replica_pid,
+ * attempt, and outcome / fallback when not NULL). */
 typedef struct {
     const char *node, *type, *actor, *status;
     uint64_t start_us, end_us; /* relative to the request's start */
+    bool detail;
+    uint64_t queue_us;         /* inputs ready -> sent to a replica (the broker's queue) */
+    uint64_t actor_us;         /* the time the actor reported for the result used */
+    uint64_t bytes;            /* output size */
+    int64_t replica_pid;       /* the replica that ran it (the broker's pid for a carousel), 0: none */
+    uint32_t attempt;          /* copies sent: retries and hedges count */
+    const char *outcome;       /* why it fell back ("timeout", "error" ...), or NULL */
+    const char *fallback;      /* the fallback kind that replaced its output, or NULL */
 } fmx_trace_entry_t;
 
 /* A served reply. `items` is a complete msgpack array (as an actor produced it), spliced into the

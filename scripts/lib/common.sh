@@ -9,6 +9,7 @@ FMX_PACKAGES=(
   libcmocka-dev libhiredis-dev redis-server libxgboost-dev libmicrohttpd-dev
   libbpf-dev bpftool systemtap-sdt-dev libsodium-dev libclang-rt-14-dev
   valgrind graphviz procps
+  gnuplot-nox python3
 )
 
 fmx_log() { printf '%s\n' "$*" >&2; }

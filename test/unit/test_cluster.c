@@ -10,6 +10,7 @@
 
 #include "broker/cluster.h"
 #include "common/store.h"
+#include "common/log.h"
 
 static const char *s_fixture(const char *name) {
     static char path[1024];
@@ -110,6 +111,26 @@ static void test_metrics_listen(void **state) {
     assert_int_equal(fmx_cluster_check_metrics("127.0.0.1:70000", err), -1);
 }
 
+/* log: and trace: sections (the request log, sampled traces); a trace section turns traces on. */
+static void test_log_and_trace_sections(void **state) {
+    (void)state;
+    fmx_cluster_t c;
+    char err[FMX_ERR_LEN];
+    fmx_cluster_defaults(&c);
+    assert_string_equal(c.request_log, "off");
+    assert_string_equal(c.trace_dir, "off");
+    assert_int_equal(fmx_cluster_load(&c, s_fixture("logs.yaml"), err), 0);
+    assert_string_equal(c.request_log, "stderr");
+    assert_int_equal(c.request_log_level, FMX_LOG_WARN);
+    assert_string_equal(c.trace_dir, "var/traces");
+    assert_true(c.trace_sample_rate == 0.25);
+    assert_int_equal(c.n_trace_users, 2);
+    assert_string_equal(c.trace_users[0], "42");
+    assert_string_equal(c.trace_users[1], "user-7");
+    s_expect_error("bad_rate.yaml", "bad_rate.yaml:2:16:", "0..1");
+    s_expect_error("bad_users.yaml", "bad_users.yaml:2:10:", "list of user ids");
+}
+
 static void test_the_shipped_cluster_file_loads(void **state) {
     (void)state;
     const char *dir = getenv("FMX_FIXTURES");
@@ -132,6 +153,7 @@ int main(void) {
         cmocka_unit_test(test_errors_name_file_line_column),
         cmocka_unit_test(test_store_backends),
         cmocka_unit_test(test_metrics_listen),
+        cmocka_unit_test(test_log_and_trace_sections),
         cmocka_unit_test(test_the_shipped_cluster_file_loads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -555,8 +555,8 @@ static void test_reply_pack(void **state) {
     const fmx_str_t variants[] = {FMX_STR_LIT("treatment"), FMX_STR_LIT("control")};
     const char *const fallbacks[] = {"trending", "scored"};
     const fmx_trace_entry_t trace[] = {
-        {"follows", "retrieve", "retrieve-1", "ok", 10, 900},
-        {"scored", "score", NULL, "fallback", 950, 30000},
+        {.node = "follows", .type = "retrieve", .actor = "retrieve-1", .status = "ok", .start_us = 10, .end_us = 900},
+        {.node = "scored", .type = "score", .actor = NULL, .status = "fallback", .start_us = 950, .end_us = 30000},
     };
     fmx_reply_t r = {
         .status = "degraded",
@@ -651,6 +651,52 @@ static void test_reply_pack(void **state) {
 
     msgpack_sbuffer_destroy(&out);
     msgpack_sbuffer_destroy(&items);
+}
+
+/* A detailed entry keeps the six contract keys and adds the measurements; outcome and fallback
+ * only when set. */
+static void test_reply_pack_trace_detail(void **state) {
+    (void)state;
+    const fmx_trace_entry_t trace[] = {
+        {.node = "scored", .type = "score", .actor = "score-1", .status = "fallback", .start_us = 950,
+         .end_us = 30000, .detail = true, .queue_us = 40, .actor_us = 0, .bytes = 1, .replica_pid = 4242,
+         .attempt = 2, .outcome = "timeout", .fallback = "passthrough"},
+        {.node = "page", .type = "blend", .actor = "blend-1", .status = "ok", .start_us = 30010, .end_us = 30500,
+         .detail = true, .queue_us = 3, .actor_us = 400, .bytes = 2048, .replica_pid = 77, .attempt = 1},
+    };
+    fmx_reply_t r = {.status = "degraded", .request_id = FMX_STR_LIT("r-2"), .ranking_id = FMX_STR_LIT("rk-2"),
+                     .feed = FMX_STR_LIT("home"), .trace = trace, .n_trace = 2, .with_trace = true};
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    assert_int_equal(fmx_reply_pack(&out, &r), 0);
+    msgpack_unpacked u;
+    msgpack_object m = unpack_one(&u, &out);
+    const msgpack_object *tr = fmx_mp_map_get(&m, "trace");
+    assert_int_equal(tr->via.array.size, 2);
+    const msgpack_object *e = &tr->via.array.ptr[0];
+    assert_int_equal(e->via.map.size, 13);
+    int64_t v;
+    assert_true(fmx_mp_str_eq(fmx_mp_map_get(e, "node"), "scored"));
+    assert_int_equal(fmx_mp_get_int(e, "end_us", &v), 0);
+    assert_int_equal(v, 30000);
+    assert_int_equal(fmx_mp_get_int(e, "queue_us", &v), 0);
+    assert_int_equal(v, 40);
+    assert_int_equal(fmx_mp_get_int(e, "replica_pid", &v), 0);
+    assert_int_equal(v, 4242);
+    assert_int_equal(fmx_mp_get_int(e, "attempt", &v), 0);
+    assert_int_equal(v, 2);
+    assert_true(fmx_mp_str_eq(fmx_mp_map_get(e, "outcome"), "timeout"));
+    assert_true(fmx_mp_str_eq(fmx_mp_map_get(e, "fallback"), "passthrough"));
+    e = &tr->via.array.ptr[1];
+    assert_int_equal(e->via.map.size, 11);
+    assert_null(fmx_mp_map_get(e, "outcome"));
+    assert_null(fmx_mp_map_get(e, "fallback"));
+    assert_int_equal(fmx_mp_get_int(e, "actor_us", &v), 0);
+    assert_int_equal(v, 400);
+    assert_int_equal(fmx_mp_get_int(e, "bytes", &v), 0);
+    assert_int_equal(v, 2048);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&out);
 }
 
 static void test_reply_pack_error(void **state) {
@@ -771,6 +817,7 @@ int main(void) {
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_fini_safety),
         cmocka_unit_test(test_reply_pack),
+        cmocka_unit_test(test_reply_pack_trace_detail),
         cmocka_unit_test(test_reply_pack_error),
         cmocka_unit_test(test_error_reply_carries_decode_message),
         cmocka_unit_test(test_seed_corpus),

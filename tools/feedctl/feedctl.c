@@ -32,6 +32,7 @@
 #include "tools/feedctl/metrics_print.h"
 #include "tools/feedctl/plan_print.h"
 #include "tools/feedctl/report.h"
+#include "tools/feedctl/trace_out.h"
 
 #define EXIT_SERVED 0
 #define EXIT_ERROR 1
@@ -57,7 +58,8 @@ static void s_usage(FILE *out)
           "\n"
           "commands:\n"
           "  get FEED --user ID   request a feed and print the reply as JSON\n"
-          "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--debug] [--summary]\n"
+          "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--summary (one line)]\n"
+          "      [--debug (the execution trace inline)] [--trace-out FILE (it as Chrome trace JSON; implies --debug)]\n"
           "      [--endpoint EP (env FEEDMIX_ENDPOINT, " DEFAULT_ENDPOINT ")]\n"
           "  stats [--json]       replicas and load per node type, broker counters; then requests per\n"
           "                       feed and outcomes per node with p50/p99 (from the metrics)\n"
@@ -299,10 +301,29 @@ static void s_print_summary(FILE *out, const char *feed, const msgpack_object *r
     fprintf(out, "  %.1f ms\n", ms);
 }
 
+/* --trace-out: the reply's trace as Chrome trace JSON in path. */
+static int s_write_trace(const char *path, const msgpack_object *reply)
+{
+    char err[FMX_ERR_LEN];
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "feedctl: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int rc = fmx_trace_out_write(f, reply, err);
+    if (fclose(f) != 0 && rc == 0) {
+        snprintf(err, sizeof err, "cannot write %s: %s", path, strerror(errno));
+        rc = -1;
+    }
+    if (rc != 0)
+        fprintf(stderr, "feedctl: --trace-out: %s\n", err);
+    return rc;
+}
+
 static int s_cmd_get(int argc, char **argv)
 {
     enum { O_USER = 'u', O_CONTEXT = 'c', O_LIMIT = 'n', O_DEADLINE = 256, O_REQID, O_DEBUG, O_TIMEOUT, O_ENDPOINT,
-           O_SUMMARY };
+           O_SUMMARY, O_TRACE_OUT };
     static const struct option opts[] = {
         {"user", required_argument, NULL, O_USER},
         {"context", required_argument, NULL, O_CONTEXT},
@@ -313,9 +334,10 @@ static int s_cmd_get(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, O_TIMEOUT},
         {"endpoint", required_argument, NULL, O_ENDPOINT},
         {"summary", no_argument, NULL, O_SUMMARY},
+        {"trace-out", required_argument, NULL, O_TRACE_OUT},
         {NULL, 0, NULL, 0},
     };
-    const char *user = NULL, *request_id = NULL;
+    const char *user = NULL, *request_id = NULL, *trace_out = NULL;
     const char *endpoint = s_env_or("FEEDMIX_ENDPOINT", DEFAULT_ENDPOINT);
     const char *context[MAX_CONTEXT];
     size_t n_context = 0;
@@ -356,6 +378,10 @@ static int s_cmd_get(int argc, char **argv)
             break;
         case O_ENDPOINT: endpoint = optarg; break;
         case O_SUMMARY: summary = true; break;
+        case O_TRACE_OUT:
+            trace_out = optarg;
+            debug = true;
+            break;
         default: s_usage(stderr); return EXIT_USAGE;
         }
     }
@@ -419,6 +445,8 @@ static int s_cmd_get(int argc, char **argv)
             s_print_json(stdout, &up.data);
         const msgpack_object *status = s_get(&up.data, "status");
         rc = s_str_is(status, "ok") || s_str_is(status, "degraded") ? EXIT_SERVED : EXIT_ERROR;
+        if (trace_out && rc == EXIT_SERVED && s_write_trace(trace_out, &up.data) != 0)
+            rc = EXIT_ERROR;
     } else {
         rc = EXIT_ERROR;
     }
