@@ -24,7 +24,8 @@
 #include "test/support/jparse.h"
 
 #define REPLY_TIMEOUT_MS 5000
-#define HOME_NODES 7 /* follows trending hydrated live scored mixed page (no sub-feed by default) */
+#define HOME_NODES 11 /* follows trending hydrated live scored followed you_follow trend_only trending_in mixed page
+                        (new_sellers, a sub-feed, is off by default) */
 
 static pid_t s_actor_pids[H_MAX_TYPES];
 static int s_n_actors;
