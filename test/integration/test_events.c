@@ -444,6 +444,38 @@ static void test_flood_never_stalls_serving(void **state) {
 }
 
 /* A broker without a key refuses events (internal: its operator's problem, not the client's). */
+/* feedctl event: the client tool a person uses to report an engagement by hand. */
+static void test_feedctl_event(void **state) {
+    h_t *h = *state;
+    char log[256];
+    snprintf(log, sizeof log, "%s/events-cli.jsonl", h->dir);
+    s_start(h, log, NULL);
+    h_client_t *c = h_client_new(h, h->front);
+    assert_non_null(c);
+    s_collect(c);
+    h_client_destroy(&c);
+    const char *const good[] = {"feedctl", "event", "click", "--token", s_items[0].token, "--user", "1",
+                                "--endpoint", h->front, NULL};
+    int status = -1;
+    assert_int_equal(h_run(h, "event-good", good, 10000, &status), 0);
+    char *out = h_read_log(h, "event-good");
+    assert_non_null(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !strstr(out, "\"status\": \"ok\""))
+        fail_msg("feedctl event with a served token:\n%s", out);
+    free(out);
+    char altered[FMX_TOKEN_TEXT_MAX + 1];
+    snprintf(altered, sizeof altered, "%s", s_items[0].token);
+    altered[6] ^= 0x01;
+    const char *const bad[] = {"feedctl", "event", "click", "--token", altered, "--endpoint", h->front, NULL};
+    assert_int_equal(h_run(h, "event-bad", bad, 10000, &status), 0);
+    out = h_read_log(h, "event-bad");
+    assert_non_null(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1 || !strstr(out, "bad attribution token"))
+        fail_msg("feedctl event with an altered token:\n%s", out);
+    free(out);
+    h_pass(h);
+}
+
 static void test_no_key_refuses_events(void **state) {
     h_t *h = *state;
     /* --token-key "" overrides the harness's key. */
@@ -467,6 +499,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_events_are_attributed_and_reported, h_test_teardown),
         cmocka_unit_test_teardown(test_flood_never_stalls_serving, h_test_teardown),
+        cmocka_unit_test_teardown(test_feedctl_event, h_test_teardown),
         cmocka_unit_test_teardown(test_no_key_refuses_events, h_test_teardown),
     };
     return cmocka_run_group_tests(tests, h_group_setup, h_group_teardown);

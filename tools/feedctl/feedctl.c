@@ -61,6 +61,8 @@ static void s_usage(FILE *out)
           "      [--context k=v]... [--limit N] [--deadline-ms N] [--request-id X] [--summary (one line)]\n"
           "      [--debug (the execution trace inline)] [--trace-out FILE (it as Chrome trace JSON; implies --debug)]\n"
           "      [--endpoint EP (env FEEDMIX_ENDPOINT, " DEFAULT_ENDPOINT ")]\n"
+          "  event TYPE --token T report an engagement (impression, click, ...) with an item's token\n"
+          "      [--user ID] [--request-id X] [--endpoint EP]\n"
           "  stats [--json]       replicas and load per node type, broker counters; then requests per\n"
           "                       feed and outcomes per node with p50/p99 (from the metrics)\n"
           "  metrics              the Prometheus text the broker serves on /metrics\n"
@@ -600,6 +602,71 @@ static int s_print_metrics(const char *admin, int timeout_ms, bool tables)
 }
 
 /* stats, replicas, metrics, reload: argv[0] is the admin command's name. */
+/* feedctl event TYPE --token T [--user ID] [--request-id X]: reports an engagement with an item,
+ * as a client app does (DESIGN section 4); prints the reply. */
+static int s_cmd_event(int argc, char **argv)
+{
+    enum { O_TOKEN = 256, O_USER, O_REQID, O_TIMEOUT, O_ENDPOINT };
+    static const struct option opts[] = {
+        {"token", required_argument, NULL, O_TOKEN},      {"user", required_argument, NULL, O_USER},
+        {"request-id", required_argument, NULL, O_REQID}, {"timeout-ms", required_argument, NULL, O_TIMEOUT},
+        {"endpoint", required_argument, NULL, O_ENDPOINT}, {NULL, 0, NULL, 0},
+    };
+    const char *token = NULL, *user = NULL, *request_id = NULL;
+    const char *endpoint = s_env_or("FEEDMIX_ENDPOINT", DEFAULT_ENDPOINT);
+    int timeout_ms = DEFAULT_TIMEOUT_MS, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TOKEN: token = optarg; break;
+        case O_USER: user = optarg; break;
+        case O_REQID: request_id = optarg; break;
+        case O_TIMEOUT:
+            if (s_timeout_opt(optarg, &timeout_ms) != 0)
+                return EXIT_USAGE;
+            break;
+        case O_ENDPOINT: endpoint = optarg; break;
+        default: s_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !token) {
+        fputs("feedctl: event needs exactly one TYPE (impression, click, ...) and --token T\n", stderr);
+        return EXIT_USAGE;
+    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2 + (user != NULL) + (request_id != NULL));
+    s_pack_str(&pk, "event");
+    s_pack_str(&pk, argv[optind]);
+    s_pack_str(&pk, "token");
+    s_pack_str(&pk, token);
+    if (user) {
+        s_pack_str(&pk, "user_id");
+        s_pack_scalar(&pk, user, false);
+    }
+    if (request_id) {
+        s_pack_str(&pk, "request_id");
+        s_pack_str(&pk, request_id);
+    }
+    zmq_msg_t frame;
+    int rc = s_call(endpoint, sb.data, sb.size, timeout_ms, &frame);
+    msgpack_sbuffer_destroy(&sb);
+    if (rc != EXIT_SERVED)
+        return rc;
+    msgpack_unpacked up;
+    if (s_unpack(&frame, &up) == 0) {
+        s_print_json(stdout, &up.data);
+        rc = s_str_is(s_get(&up.data, "status"), "ok") ? EXIT_SERVED : EXIT_ERROR;
+    } else {
+        rc = EXIT_ERROR;
+    }
+    msgpack_unpacked_destroy(&up);
+    zmq_msg_close(&frame);
+    return rc;
+}
+
 static int s_cmd_admin(int argc, char **argv)
 {
     const char *admin;
@@ -926,6 +993,7 @@ static const s_command_t s_commands[] = {
     {"wait", s_cmd_wait},
     {"validate", s_cmd_validate},
     {"plan", s_cmd_plan},
+    {"event", s_cmd_event},
     {"report", fmx_report_main},
     {"help", s_cmd_help},
     {NULL, NULL},
