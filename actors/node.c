@@ -159,6 +159,14 @@ bool fmx_node_str_eq(fmx_str_t a, fmx_str_t b) {
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+msgpack_object fmx_node_str_obj(fmx_str_t s) {
+    msgpack_object o;
+    o.type = MSGPACK_OBJECT_STR;
+    o.via.str.ptr = s.ptr;
+    o.via.str.size = (uint32_t)s.len;
+    return o;
+}
+
 int fmx_node_store_value(const void *val, size_t len, msgpack_zone *zone, msgpack_object *out, char err[FMX_ERR_LEN]) {
     if (fmx_mp_check(val, len, &fmx_mp_limits_result, err) != 0) return -1;
     char *copy = msgpack_zone_malloc_no_align(zone, len);

@@ -103,14 +103,6 @@ static int s_title(fmx_str_t title, fmx_str_t text, msgpack_zone *zone, fmx_str_
     return 0;
 }
 
-static msgpack_object s_str_obj(fmx_str_t s) {
-    msgpack_object o;
-    o.type = MSGPACK_OBJECT_STR;
-    o.via.str.ptr = s.ptr;
-    o.via.str.size = (uint32_t)s.len;
-    return o;
-}
-
 /* The collection of group g into *c. -1 with err. */
 static int s_collection(fmx_task_t *task, const s_group_t *g, const fmx_scalar_t *value, const msgpack_object *raw,
                         fmx_str_t by, fmx_str_t type, fmx_str_t title, s_agg_t agg, fmx_entity_t *c,
@@ -126,11 +118,11 @@ static int s_collection(fmx_task_t *task, const s_group_t *g, const fmx_scalar_t
 
     msgpack_object_kv *kv = msgpack_zone_malloc(task->zone, 3 * sizeof(*kv));
     if (!kv) return fmx_err(err, "out of memory");
-    kv[0].key = s_str_obj(FMX_STR_LIT("title"));
-    kv[0].val = s_str_obj(t);
-    kv[1].key = s_str_obj(FMX_STR_LIT("group_by"));
-    kv[1].val = s_str_obj(by);
-    kv[2].key = s_str_obj(FMX_STR_LIT("value"));
+    kv[0].key = fmx_node_str_obj(FMX_STR_LIT("title"));
+    kv[0].val = fmx_node_str_obj(t);
+    kv[1].key = fmx_node_str_obj(FMX_STR_LIT("group_by"));
+    kv[1].val = fmx_node_str_obj(by);
+    kv[2].key = fmx_node_str_obj(FMX_STR_LIT("value"));
     kv[2].val = *raw; /* typed as found: an int stays an int */
     c->fields.type = MSGPACK_OBJECT_MAP;
     c->fields.via.map.size = 3;
@@ -174,7 +166,7 @@ static bool s_value(const fmx_entity_t *e, fmx_str_t by, fmx_scalar_t *key, msgp
     if (!own.ptr || own.len == 0) return false;
     key->kind = FMX_SCALAR_STR;
     key->u.s = own;
-    *raw = s_str_obj(own);
+    *raw = fmx_node_str_obj(own);
     return true;
 }
 

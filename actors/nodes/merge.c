@@ -24,14 +24,6 @@ static bool s_better(const fmx_entity_t *a, const fmx_entity_t *b) {
     return b->score > a->score;
 }
 
-static msgpack_object s_str_obj(fmx_str_t s) {
-    msgpack_object o;
-    o.type = MSGPACK_OBJECT_STR;
-    o.via.str.ptr = s.ptr;
-    o.via.str.size = (uint32_t)s.len;
-    return o;
-}
-
 /* e->fields with `sources` (replacing any it had) set to the array of n strings at src. */
 static int s_set_sources(fmx_entity_t *e, msgpack_object *src, uint32_t n, msgpack_zone *zone) {
     const msgpack_object *f = &e->fields;
@@ -45,7 +37,7 @@ static int s_set_sources(fmx_entity_t *e, msgpack_object *src, uint32_t n, msgpa
             continue;
         kv[m++] = f->via.map.ptr[i];
     }
-    kv[m].key = s_str_obj(FMX_STR_LIT("sources"));
+    kv[m].key = fmx_node_str_obj(FMX_STR_LIT("sources"));
     kv[m].val.type = MSGPACK_OBJECT_ARRAY;
     kv[m].val.via.array.size = n;
     kv[m].val.via.array.ptr = src;
@@ -93,7 +85,7 @@ static int s_sources(fmx_task_t *task, fmx_entity_list_t *out, const size_t *at,
         off += count[e];
     }
     for (size_t p = 0; p < pairs.n; p++)
-        arr[fill[pair_at[p]]++] = s_str_obj(pair_src[p]);
+        arr[fill[pair_at[p]]++] = fmx_node_str_obj(pair_src[p]);
     for (size_t e = 0; e < out->n; e++) {
         uint32_t n = (uint32_t)count[e];
         if (s_set_sources(&out->v[e], arr + (fill[e] - n), n, task->zone) != 0) return -1;

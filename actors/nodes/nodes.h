@@ -53,6 +53,8 @@ size_t fmx_node_input_total(const fmx_task_t *task);
 /* A copy of s in the zone (not NUL-terminated); FMX_STR_NULL fields stay NULL. -1 on OOM. */
 int fmx_node_str_dup(fmx_str_t *s, msgpack_zone *zone);
 bool fmx_node_str_eq(fmx_str_t a, fmx_str_t b);
+/* A msgpack str object over s (borrowed: it points at s.ptr, which must outlive it). */
+msgpack_object fmx_node_str_obj(fmx_str_t s);
 
 /* Copies a store value into the zone (the read transaction ends before the reply is packed),
  * checks it with fmx_mp_check and unpacks it into *out. -1 with err. */

@@ -7,36 +7,9 @@ set -u
 FEEDCTL=${1:?usage: test_feedctl_offline.sh FEEDCTL SOURCE_DIR}
 SRC=${2:?usage: test_feedctl_offline.sh FEEDCTL SOURCE_DIR}
 FIX=$SRC/test/fixtures
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-failures=0
 HAVE_DOT=0
 command -v dot >/dev/null 2>&1 && HAVE_DOT=1
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# expect RC DESCRIPTION CMD...: runs CMD with stdout/stderr in $TMP/out, $TMP/err.
-expect() {
-    want=$1 what=$2
-    shift 2
-    "$@" >"$TMP/out" 2>"$TMP/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$what: exit $got, want $want"
-        sed 's/^/  stdout: /' "$TMP/out" >&2
-        sed 's/^/  stderr: /' "$TMP/err" >&2
-        return 1
-    fi
-    return 0
-}
-
-# has FILE TEXT DESCRIPTION: FILE contains the fixed string TEXT.
-has() {
-    grep -qF -- "$2" "$1" || { fail "$3: no '$2' in:"; sed 's/^/  /' "$1" >&2; }
-}
+. "$SRC/test/cli/lib.sh"  # TMP, fail, expect, has, finish
 
 # --- validate ---------------------------------------------------------------------------------
 expect 0 "validate when_pruned" "$FEEDCTL" validate "$FIX/plan_golden/when_pruned" &&
@@ -106,8 +79,4 @@ for dir in "$FIX"/plan_golden/*/; do
 done
 [ "$HAVE_DOT" = 1 ] || echo "note: graphviz 'dot' not on PATH, rendering not checked"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "all feedctl offline checks passed"
+finish "feedctl offline"

@@ -12,34 +12,8 @@ set -u
 FEEDCTL=${1:?usage: test_feedctl_report.sh FEEDCTL SOURCE_DIR}
 SRC=${2:?usage: test_feedctl_report.sh FEEDCTL SOURCE_DIR}
 FIX=$SRC/test/fixtures/tokens
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-# expect RC DESCRIPTION CMD...: runs CMD (cwd: the fixture dir, so the log's name in the output is
-# stable) with stdout/stderr in $TMP/out, $TMP/err.
-expect() {
-    want=$1 what=$2
-    shift 2
-    (cd "$FIX" && "$@") >"$TMP/out" 2>"$TMP/err"
-    got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "$what: exit $got, want $want"
-        sed 's/^/  stdout: /' "$TMP/out" >&2
-        sed 's/^/  stderr: /' "$TMP/err" >&2
-        return 1
-    fi
-    return 0
-}
-
-has() {
-    grep -qF -- "$2" "$1" || { fail "$3: no '$2' in:"; sed 's/^/  /' "$1" >&2; }
-}
+EXPECT_DIR=$FIX  # the log's name in the output is stable
+. "$SRC/test/cli/lib.sh"  # TMP, fail, expect, has, finish
 
 golden() {
     if [ "${FMX_UPDATE_GOLDEN:-0}" = 1 ]; then
@@ -92,8 +66,4 @@ expect 2 "report stray argument" "$FEEDCTL" report --events events.jsonl extra
 expect 2 "report unknown option" "$FEEDCTL" report --bogus
 expect 0 "report --help" "$FEEDCTL" report --help && has "$TMP/out" "usage: feedctl report" "report --help"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures failure(s)" >&2
-    exit 1
-fi
-echo "all feedctl report checks passed"
+finish "feedctl report"

@@ -10,14 +10,7 @@ GANTT=$SRC/scripts/trace-gantt
 FIX=$SRC/test/fixtures/logs
 command -v python3 >/dev/null 2>&1 || { echo "SKIP: python3 is not installed"; exit 77; }
 command -v gnuplot >/dev/null 2>&1 || { echo "SKIP: gnuplot is not installed (apt-get install gnuplot-nox)"; exit 77; }
-TMP=$(mktemp -d) || exit 1
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
+. "$SRC/test/cli/lib.sh"  # TMP, fail, finish
 
 # check TRACE COLOUR...: draws TRACE and checks the SVG against the trace's thread names.
 check() {
@@ -69,6 +62,4 @@ printf '{"traceEvents": []}' >"$TMP/empty.json"
 python3 "$GANTT" "$TMP/empty.json" -o "$TMP/empty.svg" >/dev/null 2>&1
 [ $? -eq 1 ] || fail "a trace without spans should exit 1"
 
-[ "$failures" -eq 0 ] && echo "ok: trace-gantt" && exit 0
-echo "$failures failure(s)" >&2
-exit 1
+finish "trace-gantt"

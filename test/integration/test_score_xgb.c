@@ -20,23 +20,13 @@
 
 #include "common/store.h"
 #include "test/integration/harness.h"
+#include "test/support/rng.h"
 
 #define REPLY_TIMEOUT_MS 8000
 #define USERS            300
 #define LIVE             100
 #define PER_USER         20
 #define FEATURES         "quality,viewers,log.viewers,in.category.categories,user.activity"
-
-static uint64_t s_rng(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double s_unit(uint64_t *s) {
-    return (double)(s_rng(s) >> 11) / 9007199254740992.0;
-}
 
 static void s_str(msgpack_packer *pk, const char *s) {
     msgpack_pack_str(pk, strlen(s));
@@ -91,14 +81,14 @@ static int s_build_store(h_t *h) {
         msgpack_pack_array(&pk, 1);
         s_str(&pk, cats[i % 3]);
         s_str(&pk, "activity");
-        msgpack_pack_double(&pk, s_unit(&seed));
+        msgpack_pack_double(&pk, rng_unit(&seed));
         snprintf(key, sizeof key, "user:%d", i);
         rc = s_put(w, key, &sb);
     }
     double quality[LIVE + 1];
     for (int i = 1; i <= LIVE && rc == 0; i++) {
-        quality[i] = s_unit(&seed);
-        s_stream(&pk, quality[i], s_rng(&seed) % 2000, cats[i % 3]);
+        quality[i] = rng_unit(&seed);
+        s_stream(&pk, quality[i], rng_next(&seed) % 2000, cats[i % 3]);
         snprintf(key, sizeof key, "entity:livestream:ls%d", i);
         rc = s_put(w, key, &sb);
     }
@@ -124,13 +114,13 @@ static int s_build_store(h_t *h) {
         msgpack_pack_array(&pk, (uint32_t)((u1 - u0) * PER_USER));
         for (int u = u0; u < u1; u++)
             for (int k = 0; k < PER_USER; k++) {
-                int id = (int)(s_rng(&seed) % LIVE) + 1;
+                int id = (int)(rng_next(&seed) % LIVE) + 1;
                 msgpack_pack_array(&pk, 4);
                 msgpack_pack_uint64(&pk, (uint64_t)u);
                 s_str(&pk, "livestream");
                 snprintf(key, sizeof key, "ls%d", id);
                 s_str(&pk, key);
-                msgpack_pack_uint64(&pk, s_unit(&seed) < (quality[id] > 0.5 ? 0.85 : 0.1) ? 1 : 0);
+                msgpack_pack_uint64(&pk, rng_unit(&seed) < (quality[id] > 0.5 ? 0.85 : 0.1) ? 1 : 0);
             }
         snprintf(key, sizeof key, "interactions:%zu", chunks);
         rc = s_put(w, key, &sb);

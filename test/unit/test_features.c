@@ -1,5 +1,5 @@
 /* test_features.c - schemas/features: compiling names and filling rows from an entity, a user
- * record and a task context built as msgpack. */
+ * record and a task context built as msgpack (with test/support/nodefx's zone and packer). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -13,55 +13,13 @@
 #include <string.h>
 
 #include "schemas/features.h"
+#include "test/support/nodefx.h"
 
-typedef struct {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_zone *zone;
-    char err[FMX_ERR_LEN];
-} s_fx_t;
-
-static int s_setup(void **state) {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    assert_non_null(fx);
-    msgpack_sbuffer_init(&fx->sb);
-    msgpack_packer_init(&fx->pk, &fx->sb, msgpack_sbuffer_write);
-    fx->zone = msgpack_zone_new(4096);
-    assert_non_null(fx->zone);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state) {
-    s_fx_t *fx = *state;
-    msgpack_sbuffer_destroy(&fx->sb);
-    msgpack_zone_free(fx->zone);
-    free(fx);
-    return 0;
-}
-
-static void s_str(s_fx_t *fx, const char *s) {
-    msgpack_pack_str(&fx->pk, strlen(s));
-    msgpack_pack_str_body(&fx->pk, s, strlen(s));
-}
-
-/* What fx->sb holds, unpacked into the zone. */
-static msgpack_object s_take(s_fx_t *fx) {
-    char *copy = msgpack_zone_malloc(fx->zone, fx->sb.size);
-    assert_non_null(copy);
-    memcpy(copy, fx->sb.data, fx->sb.size);
-    msgpack_object o;
-    size_t off = 0;
-    assert_int_equal(msgpack_unpack(copy, fx->sb.size, &off, fx->zone, &o), MSGPACK_UNPACK_SUCCESS);
-    msgpack_sbuffer_clear(&fx->sb);
-    return o;
-}
-
-static fmx_features_t *s_parse(s_fx_t *fx, const char *list) {
+static fmx_features_t *s_parse(nfx_t *fx, const char *list) {
     return fmx_features_parse(list, strlen(list), fx->err);
 }
 
-static void s_refused(s_fx_t *fx, const char *list, const char *needle) {
+static void s_refused(nfx_t *fx, const char *list, const char *needle) {
     fx->err[0] = '\0';
     fmx_features_t *f = s_parse(fx, list);
     if (f) fprintf(stderr, "accepted: '%s'\n", list);
@@ -71,7 +29,7 @@ static void s_refused(s_fx_t *fx, const char *list, const char *needle) {
 }
 
 static void test_compile(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     fmx_features_t *f = s_parse(fx, " viewers,log.viewers , in.category.categories,user.activity,ctx.hour,score ");
     assert_non_null(f);
     assert_int_equal(fmx_features_count(f), 6);
@@ -105,7 +63,7 @@ static void test_compile(void **state) {
 }
 
 static void test_refused(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_refused(fx, "", "empty");
     s_refused(fx, "viewers,,quality", "empty name");
     s_refused(fx, "viewers,", "empty name");
@@ -164,7 +122,7 @@ static void test_refused(void **state) {
 }
 
 /* The entity every row test uses. */
-static fmx_entity_t s_entity(s_fx_t *fx, bool scored) {
+static fmx_entity_t s_entity(nfx_t *fx, bool scored) {
     fmx_entity_t e;
     memset(&e, 0, sizeof(e));
     e.id = FMX_STR_LIT("ls1");
@@ -174,60 +132,60 @@ static fmx_entity_t s_entity(s_fx_t *fx, bool scored) {
         e.has_score = true;
     }
     msgpack_pack_map(&fx->pk, 9);
-    s_str(fx, "viewers");
+    nfx_str(fx, "viewers");
     msgpack_pack_uint64(&fx->pk, 99);
-    s_str(fx, "quality");
+    nfx_str(fx, "quality");
     msgpack_pack_double(&fx->pk, 0.5);
-    s_str(fx, "is_new");
+    nfx_str(fx, "is_new");
     msgpack_pack_true(&fx->pk);
-    s_str(fx, "delta");
+    nfx_str(fx, "delta");
     msgpack_pack_int64(&fx->pk, -7);
-    s_str(fx, "category");
-    s_str(fx, "gaming");
-    s_str(fx, "geo");
-    s_str(fx, "DE");
-    s_str(fx, "huge");
+    nfx_str(fx, "category");
+    nfx_str(fx, "gaming");
+    nfx_str(fx, "geo");
+    nfx_str(fx, "DE");
+    nfx_str(fx, "huge");
     msgpack_pack_double(&fx->pk, 1e300);
-    s_str(fx, "tags");
+    nfx_str(fx, "tags");
     msgpack_pack_array(&fx->pk, 1);
-    s_str(fx, "x");
-    s_str(fx, "nothing");
+    nfx_str(fx, "x");
+    nfx_str(fx, "nothing");
     msgpack_pack_nil(&fx->pk);
-    e.fields = s_take(fx);
+    e.fields = nfx_take_obj(fx);
     return e;
 }
 
-static msgpack_object s_user(s_fx_t *fx) {
+static msgpack_object s_user(nfx_t *fx) {
     msgpack_pack_map(&fx->pk, 5);
-    s_str(fx, "geo");
-    s_str(fx, "DE");
-    s_str(fx, "categories");
+    nfx_str(fx, "geo");
+    nfx_str(fx, "DE");
+    nfx_str(fx, "categories");
     msgpack_pack_array(&fx->pk, 3);
-    s_str(fx, "fashion");
+    nfx_str(fx, "fashion");
     msgpack_pack_int64(&fx->pk, 5); /* not a string: skipped */
-    s_str(fx, "gaming");
-    s_str(fx, "activity");
+    nfx_str(fx, "gaming");
+    nfx_str(fx, "activity");
     msgpack_pack_float(&fx->pk, 0.75f);
-    s_str(fx, "platform");
-    s_str(fx, "ios");
-    s_str(fx, "vip");
+    nfx_str(fx, "platform");
+    nfx_str(fx, "ios");
+    nfx_str(fx, "vip");
     msgpack_pack_false(&fx->pk);
-    return s_take(fx);
+    return nfx_take_obj(fx);
 }
 
-static msgpack_object s_ctx(s_fx_t *fx) {
+static msgpack_object s_ctx(nfx_t *fx) {
     msgpack_pack_map(&fx->pk, 3);
-    s_str(fx, "hour");
+    nfx_str(fx, "hour");
     msgpack_pack_int64(&fx->pk, 21);
-    s_str(fx, "weekday");
+    nfx_str(fx, "weekday");
     msgpack_pack_int64(&fx->pk, 6);
-    s_str(fx, "geo");
-    s_str(fx, "DE");
-    return s_take(fx);
+    nfx_str(fx, "geo");
+    nfx_str(fx, "DE");
+    return nfx_take_obj(fx);
 }
 
 static void test_row(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     fmx_features_t *f = s_parse(fx, "viewers,quality,is_new,delta,category,missing,huge,score,"
                                     "log.viewers,log.delta,log.category,log.huge,"
                                     "user.activity,user.vip,user.geo,user.nope,"
@@ -270,7 +228,7 @@ static void test_row(void **state) {
         assert_true(isnan(row[i]));
     /* A user "record" that is not a map counts as none. */
     msgpack_pack_array(&fx->pk, 0);
-    msgpack_object not_map = s_take(fx);
+    msgpack_object not_map = nfx_take_obj(fx);
     fmx_features_row(f, &e, &not_map, &not_map, row);
     assert_true(isnan(row[12]) && isnan(row[20]) && isnan(row[16]));
 
@@ -289,9 +247,9 @@ static void test_row(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_compile, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_row, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_compile, nfx_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_refused, nfx_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_row, nfx_setup, nfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

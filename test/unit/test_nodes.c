@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,260 +24,13 @@
 #include "schemas/entity.h"
 #include "schemas/mpobj.h"
 #include "schemas/node_schema.h"
+#include "test/support/nodefx.h"
 #include "test/support/redis.h"
-
-#define S_MAX_INPUTS 4
-
-typedef struct {
-    msgpack_zone *zone;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    fmx_entity_list_t raw[S_MAX_INPUTS]; /* as built */
-    fmx_entity_list_t in[S_MAX_INPUTS];  /* after the msgpack round trip */
-    size_t n_inputs;
-    msgpack_object params, context;
-    fmx_actor_env_t env;
-    fmx_task_t task;
-    void *state;
-    const fmx_node_type_t *type;
-    fmx_entity_list_t out;
-    char err[FMX_ERR_LEN];
-    char *dir;
-    fmx_store_t *store;
-    fmx_store_txn_t *wtxn;
-    char ids[8192];
-    fmx_token_key_t key; /* layout signs with it */
-    fmx_token_t tok;     /* the last token s_token verified */
-} s_fx_t;
-
-/* ---- fixture ---- */
-
-static int s_setup(void **state) {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    assert_non_null(fx);
-    fx->zone = msgpack_zone_new(8192);
-    assert_non_null(fx->zone);
-    msgpack_sbuffer_init(&fx->sb);
-    msgpack_packer_init(&fx->pk, &fx->sb, msgpack_sbuffer_write);
-    fx->params.type = MSGPACK_OBJECT_NIL;
-    fx->context.type = MSGPACK_OBJECT_NIL;
-    fx->env.node_type = "test";
-    assert_int_equal(fmx_token_key_generate(&fx->key, fx->err), 0);
-    fx->env.token_key = &fx->key;
-    *state = fx;
-    return 0;
-}
-
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static int s_teardown(void **state) {
-    s_fx_t *fx = *state;
-    if (fx->type && fx->type->fini) fx->type->fini(&fx->state);
-    fmx_store_txn_end(&fx->wtxn);
-    fmx_store_close(&fx->store);
-    if (fx->dir) {
-        nftw(fx->dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-        free(fx->dir);
-    }
-    msgpack_sbuffer_destroy(&fx->sb);
-    msgpack_zone_free(fx->zone);
-    free(fx);
-    return 0;
-}
-
-/* The packed bytes of fx->sb, copied into the zone and unpacked there. */
-static msgpack_object s_take_obj(s_fx_t *fx) {
-    char *copy = msgpack_zone_malloc(fx->zone, fx->sb.size);
-    assert_non_null(copy);
-    memcpy(copy, fx->sb.data, fx->sb.size);
-    msgpack_object o;
-    size_t off = 0;
-    assert_int_equal(msgpack_unpack(copy, fx->sb.size, &off, fx->zone, &o), MSGPACK_UNPACK_SUCCESS);
-    msgpack_sbuffer_clear(&fx->sb);
-    return o;
-}
-
-static void s_str(s_fx_t *fx, const char *s) {
-    assert_int_equal(fmx_mp_pack_cstr(&fx->pk, s), 0);
-}
-
-/* Packs "k=v,k2=v2" as a map: v is an int, a float (has '.'), true/false, or else a string. */
-static void s_pack_spec(s_fx_t *fx, const char *spec) {
-    char buf[512];
-    assert_true(strlen(spec) < sizeof(buf));
-    strcpy(buf, spec);
-    uint32_t n = 0;
-    for (const char *p = spec; *p; p++)
-        n += *p == '=';
-    msgpack_pack_map(&fx->pk, n);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        assert_non_null(eq);
-        *eq = '\0';
-        const char *v = eq + 1;
-        s_str(fx, kv);
-        char *end;
-        long long i = strtoll(v, &end, 10);
-        if (*v && !*end) {
-            msgpack_pack_int64(&fx->pk, i);
-            continue;
-        }
-        double d = strtod(v, &end);
-        if (*v && !*end && strchr(v, '.')) {
-            msgpack_pack_double(&fx->pk, d);
-        } else if (strcmp(v, "true") == 0) {
-            msgpack_pack_true(&fx->pk);
-        } else if (strcmp(v, "false") == 0) {
-            msgpack_pack_false(&fx->pk);
-        } else {
-            s_str(fx, v);
-        }
-    }
-}
-
-static fmx_str_t s_zstr(s_fx_t *fx, const char *s) {
-    if (!s) return FMX_STR_NULL;
-    size_t n = strlen(s);
-    char *p = msgpack_zone_malloc(fx->zone, n + 1);
-    assert_non_null(p);
-    memcpy(p, s, n + 1);
-    return (fmx_str_t){p, n};
-}
-
-/* An entity: score NAN = unscored; fields NULL = none. */
-static fmx_entity_t s_ent(s_fx_t *fx, const char *id, const char *type, double score, const char *source,
-                          const char *fields) {
-    fmx_entity_t e;
-    memset(&e, 0, sizeof(e));
-    e.id = s_zstr(fx, id);
-    e.type = s_zstr(fx, type);
-    e.source = s_zstr(fx, source);
-    if (!isnan(score)) {
-        e.score = score;
-        e.has_score = true;
-    }
-    e.fields.type = MSGPACK_OBJECT_NIL;
-    if (fields) {
-        s_pack_spec(fx, fields);
-        e.fields = s_take_obj(fx);
-    }
-    return e;
-}
-
-static void s_add(s_fx_t *fx, size_t input, const char *id, const char *type, double score, const char *source,
-                  const char *fields) {
-    assert_true(input < S_MAX_INPUTS);
-    if (input >= fx->n_inputs) fx->n_inputs = input + 1;
-    fmx_entity_t e = s_ent(fx, id, type, score, source, fields);
-    assert_non_null(fmx_entity_list_push(&fx->raw[input], &e, fx->zone));
-}
-
-static void s_params(s_fx_t *fx, const char *spec) {
-    s_pack_spec(fx, spec);
-    fx->params = s_take_obj(fx);
-}
-
-static void s_context(s_fx_t *fx, const char *spec) {
-    s_pack_spec(fx, spec);
-    fx->context = s_take_obj(fx);
-}
-
-/* Runs node type `name` on the inputs built so far (after a msgpack round trip each). */
-static int s_run(s_fx_t *fx, const char *name) {
-    const fmx_node_type_t *type = fmx_node_type_find(name);
-    assert_non_null(type);
-    if (fx->type != type) {
-        if (fx->type && fx->type->fini) fx->type->fini(&fx->state);
-        fx->type = type;
-        if (type->init) assert_int_equal(type->init(&fx->state, &fx->env, fx->err), 0);
-    }
-    for (size_t i = 0; i < fx->n_inputs; i++) {
-        msgpack_sbuffer_clear(&fx->sb);
-        assert_int_equal(fmx_entity_list_pack(&fx->pk, &fx->raw[i]), 0);
-        char *frame = msgpack_zone_malloc(fx->zone, fx->sb.size);
-        assert_non_null(frame);
-        memcpy(frame, fx->sb.data, fx->sb.size);
-        assert_int_equal(fmx_entity_list_decode_frame(frame, fx->sb.size, fx->zone, &fx->in[i], fx->err), 0);
-        msgpack_sbuffer_clear(&fx->sb);
-    }
-    if (fx->params.type == MSGPACK_OBJECT_NIL) s_params(fx, "");
-    if (fx->context.type == MSGPACK_OBJECT_NIL) s_context(fx, "user_id=42,geo=DE");
-    fx->task.request_id = FMX_STR_LIT("req-1");
-    fx->task.ranking_id = FMX_STR_LIT("R1");
-    if (!fx->task.node.ptr) fx->task.node = FMX_STR_LIT("mynode");
-    fx->task.params = &fx->params;
-    fx->task.context = &fx->context;
-    fx->task.inputs = fx->in;
-    fx->task.n_inputs = fx->n_inputs;
-    fx->task.zone = fx->zone;
-    fx->task.env = &fx->env;
-    fx->task.state = fx->state;
-    fmx_entity_list_init(&fx->out);
-    fx->err[0] = '\0';
-    return type->run(&fx->task, &fx->out, fx->err);
-}
-
-/* "id1,id2,..." of a list. */
-static const char *s_ids(s_fx_t *fx, const fmx_entity_list_t *l) {
-    size_t n = 0;
-    fx->ids[0] = '\0';
-    for (size_t i = 0; i < l->n; i++) {
-        int w = snprintf(fx->ids + n, sizeof(fx->ids) - n, "%s%.*s", i ? "," : "", (int)l->v[i].id.len, l->v[i].id.ptr);
-        assert_true(w > 0 && (size_t)w < sizeof(fx->ids) - n);
-        n += (size_t)w;
-    }
-    return fx->ids;
-}
-
-static void s_assert_str(fmx_str_t s, const char *want) {
-    assert_non_null(s.ptr);
-    assert_int_equal(s.len, strlen(want));
-    assert_memory_equal(s.ptr, want, s.len);
-}
 
 static int64_t s_field_int(const fmx_entity_t *e, const char *k) {
     int64_t v = -999;
     assert_int_equal(fmx_mp_get_int(&e->fields, k, &v), 0);
     return v;
-}
-
-/* ---- store helpers ---- */
-
-/* Opens the store at path (an LMDB dir or a redis:// URL), emptied, with a write transaction. */
-static void s_store_open_at(s_fx_t *fx, const char *path) {
-    fx->store = fmx_store_open(path, 0, 16, fx->err);
-    assert_non_null(fx->store);
-    fx->wtxn = fmx_store_write_begin(fx->store, fx->err);
-    assert_non_null(fx->wtxn);
-    assert_int_equal(fmx_store_clear(fx->wtxn, fx->err), 0);
-    fx->env.store = fx->store;
-}
-
-static void s_store_open(s_fx_t *fx) {
-    fx->dir = strdup("/tmp/fmx-test-nodes-XXXXXX");
-    assert_non_null(fx->dir);
-    assert_non_null(mkdtemp(fx->dir));
-    s_store_open_at(fx, fx->dir);
-}
-
-/* Stores what fx->sb holds under key. */
-static void s_store_put(s_fx_t *fx, const char *key) {
-    assert_int_equal(fmx_store_put(fx->wtxn, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
-    msgpack_sbuffer_clear(&fx->sb);
-}
-
-static void s_store_commit(s_fx_t *fx) {
-    assert_int_equal(fmx_store_commit(&fx->wtxn, fx->err), 0);
-}
-
-/* Closes (unmaps) the store: output that pointed into it would now fault under ASan/SEGV. */
-static void s_store_close(s_fx_t *fx) {
-    fmx_store_close(&fx->store);
-    fx->env.store = NULL;
 }
 
 /* ---- the table ---- */
@@ -307,155 +59,155 @@ static void test_table(void **state) {
 
 /* ---- retrieve ---- */
 
-static void s_seed_refs(s_fx_t *fx) {
-    s_store_open(fx);
+static void s_seed_refs(nfx_t *fx) {
+    nfx_store_open(fx);
     msgpack_packer *pk = &fx->pk;
     msgpack_pack_array(pk, 7);
-    s_pack_spec(fx, "id=ls1,type=livestream");
-    s_pack_spec(fx, "id=ls2,type=livestream,score=0.5");
-    s_pack_spec(fx, "id=x9"); /* no type */
+    nfx_pack_spec(fx, "id=ls1,type=livestream");
+    nfx_pack_spec(fx, "id=ls2,type=livestream,score=0.5");
+    nfx_pack_spec(fx, "id=x9"); /* no type */
     msgpack_pack_map(pk, 1);  /* integer id, no type */
-    s_str(fx, "id");
+    nfx_str(fx, "id");
     msgpack_pack_uint64(pk, 42);
-    s_str(fx, "garbage");               /* not a map */
-    s_pack_spec(fx, "type=livestream"); /* no id */
-    s_pack_spec(fx, "id=p1,type=product,score=2");
-    s_store_put(fx, "user:7:follows_live");
+    nfx_str(fx, "garbage");               /* not a map */
+    nfx_pack_spec(fx, "type=livestream"); /* no id */
+    nfx_pack_spec(fx, "id=p1,type=product,score=2");
+    nfx_store_put(fx, "user:7:follows_live");
     msgpack_pack_map(pk, 1);
-    s_str(fx, "geo");
-    s_str(fx, "DE");
-    s_store_put(fx, "user:7");
-    s_store_commit(fx);
+    nfx_str(fx, "geo");
+    nfx_str(fx, "DE");
+    nfx_store_put(fx, "user:7");
+    nfx_store_commit(fx);
 }
 
 static void test_retrieve(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_seed_refs(fx);
     fx->task.node = FMX_STR_LIT("follows");
-    s_params(fx, "key=user:7:follows_live,limit=10");
-    assert_int_equal(s_run(fx, "retrieve"), 0);
-    s_store_close(fx);
-    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,p1");
-    s_assert_str(fx->out.v[0].type, "livestream");
-    s_assert_str(fx->out.v[0].source, "follows");
+    nfx_params(fx, "key=user:7:follows_live,limit=10");
+    assert_int_equal(nfx_run(fx, "retrieve"), 0);
+    nfx_store_close(fx);
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls1,ls2,p1");
+    nfx_assert_str(fx->out.v[0].type, "livestream");
+    nfx_assert_str(fx->out.v[0].source, "follows");
     assert_false(fx->out.v[0].has_score);
     assert_true(fx->out.v[1].has_score);
     assert_true(fx->out.v[1].score == 0.5);
-    s_assert_str(fx->out.v[2].type, "product");
+    nfx_assert_str(fx->out.v[2].type, "product");
     assert_true(fx->out.v[2].score == 2.0);
     assert_int_equal(fx->out.v[2].fields.type, MSGPACK_OBJECT_NIL);
 }
 
 static void test_retrieve_entity_type_limit(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_seed_refs(fx);
-    s_params(fx, "key=user:7:follows_live,entity_type=livestream");
-    assert_int_equal(s_run(fx, "retrieve"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,x9,42,p1");
-    s_assert_str(fx->out.v[2].type, "livestream");
-    s_assert_str(fx->out.v[3].type, "livestream");
-    s_assert_str(fx->out.v[4].type, "product"); /* the ref's own type wins */
-    s_assert_str(fx->out.v[4].source, "mynode");
+    nfx_params(fx, "key=user:7:follows_live,entity_type=livestream");
+    assert_int_equal(nfx_run(fx, "retrieve"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls1,ls2,x9,42,p1");
+    nfx_assert_str(fx->out.v[2].type, "livestream");
+    nfx_assert_str(fx->out.v[3].type, "livestream");
+    nfx_assert_str(fx->out.v[4].type, "product"); /* the ref's own type wins */
+    nfx_assert_str(fx->out.v[4].source, "mynode");
 
-    s_params(fx, "key=user:7:follows_live,entity_type=livestream,limit=3");
-    assert_int_equal(s_run(fx, "retrieve"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,x9");
-    s_params(fx, "key=user:7:follows_live,limit=0");
-    assert_int_equal(s_run(fx, "retrieve"), 0);
+    nfx_params(fx, "key=user:7:follows_live,entity_type=livestream,limit=3");
+    assert_int_equal(nfx_run(fx, "retrieve"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls1,ls2,x9");
+    nfx_params(fx, "key=user:7:follows_live,limit=0");
+    assert_int_equal(nfx_run(fx, "retrieve"), 0);
     assert_int_equal(fx->out.n, 0);
 }
 
 static void test_retrieve_missing_and_errors(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_seed_refs(fx);
-    s_params(fx, "key=user:8:follows_live");
-    assert_int_equal(s_run(fx, "retrieve"), 0); /* missing key: empty, not an error */
+    nfx_params(fx, "key=user:8:follows_live");
+    assert_int_equal(nfx_run(fx, "retrieve"), 0); /* missing key: empty, not an error */
     assert_int_equal(fx->out.n, 0);
 
-    s_params(fx, "key=user:7");
-    assert_int_equal(s_run(fx, "retrieve"), -1);
+    nfx_params(fx, "key=user:7");
+    assert_int_equal(nfx_run(fx, "retrieve"), -1);
     assert_non_null(strstr(fx->err, "not an array"));
 
-    s_params(fx, "limit=3");
-    assert_int_equal(s_run(fx, "retrieve"), -1);
+    nfx_params(fx, "limit=3");
+    assert_int_equal(nfx_run(fx, "retrieve"), -1);
     assert_non_null(strstr(fx->err, "key"));
 
-    s_params(fx, "key=user:7:follows_live,limit=-1");
-    assert_int_equal(s_run(fx, "retrieve"), -1);
+    nfx_params(fx, "key=user:7:follows_live,limit=-1");
+    assert_int_equal(nfx_run(fx, "retrieve"), -1);
     assert_non_null(strstr(fx->err, "limit"));
 
-    s_params(fx, "key=user:7:follows_live,limit=many");
-    assert_int_equal(s_run(fx, "retrieve"), -1);
+    nfx_params(fx, "key=user:7:follows_live,limit=many");
+    assert_int_equal(nfx_run(fx, "retrieve"), -1);
 
-    s_store_close(fx);
-    s_params(fx, "key=user:7:follows_live");
-    assert_int_equal(s_run(fx, "retrieve"), -1);
+    nfx_store_close(fx);
+    nfx_params(fx, "key=user:7:follows_live");
+    assert_int_equal(nfx_run(fx, "retrieve"), -1);
     assert_string_equal(fx->err, "no store configured");
 }
 
 /* ---- hydrate ---- */
 
-static void s_seed_entities(s_fx_t *fx) {
-    s_store_open(fx);
-    s_pack_spec(fx, "seller_id=s1,viewers=10,is_live=1,title=one");
-    s_store_put(fx, "entity:livestream:ls1");
-    s_pack_spec(fx, "seller_id=s2,viewers=20,is_live=0,title=two");
-    s_store_put(fx, "entity:livestream:ls2");
-    s_pack_spec(fx, "seller_id=s1,price=9.5");
-    s_store_put(fx, "entity:product:ls1"); /* same id, other type */
+static void s_seed_entities(nfx_t *fx) {
+    nfx_store_open(fx);
+    nfx_pack_spec(fx, "seller_id=s1,viewers=10,is_live=1,title=one");
+    nfx_store_put(fx, "entity:livestream:ls1");
+    nfx_pack_spec(fx, "seller_id=s2,viewers=20,is_live=0,title=two");
+    nfx_store_put(fx, "entity:livestream:ls2");
+    nfx_pack_spec(fx, "seller_id=s1,price=9.5");
+    nfx_store_put(fx, "entity:product:ls1"); /* same id, other type */
     msgpack_pack_int(&fx->pk, 5);
-    s_store_put(fx, "entity:livestream:bad"); /* not a map: dropped */
-    s_store_commit(fx);
+    nfx_store_put(fx, "entity:livestream:bad"); /* not a map: dropped */
+    nfx_store_commit(fx);
 }
 
 static void test_hydrate(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_seed_entities(fx);
-    s_add(fx, 0, "ls1", "livestream", 0.1, "follows", NULL);
-    s_add(fx, 0, "ls3", "livestream", NAN, "follows", NULL); /* not stored */
-    s_add(fx, 0, "ls2", "livestream", NAN, "follows", "stale=1");
-    s_add(fx, 1, "ls2", "livestream", 0.9, "trending", NULL);
-    s_add(fx, 1, "ls1", "livestream", 0.8, "trending", NULL);
-    s_add(fx, 1, "bad", "livestream", 0.7, "trending", NULL);
-    s_add(fx, 1, "ls1", "product", 0.6, "trending", NULL);
-    assert_int_equal(s_run(fx, "hydrate"), 0);
-    s_store_close(fx);
+    nfx_add(fx, 0, "ls1", "livestream", 0.1, "follows", NULL);
+    nfx_add(fx, 0, "ls3", "livestream", NAN, "follows", NULL); /* not stored */
+    nfx_add(fx, 0, "ls2", "livestream", NAN, "follows", "stale=1");
+    nfx_add(fx, 1, "ls2", "livestream", 0.9, "trending", NULL);
+    nfx_add(fx, 1, "ls1", "livestream", 0.8, "trending", NULL);
+    nfx_add(fx, 1, "bad", "livestream", 0.7, "trending", NULL);
+    nfx_add(fx, 1, "ls1", "product", 0.6, "trending", NULL);
+    assert_int_equal(nfx_run(fx, "hydrate"), 0);
+    nfx_store_close(fx);
 
-    assert_string_equal(s_ids(fx, &fx->out), "ls1,ls2,ls1");
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls1,ls2,ls1");
     const fmx_entity_t *a = &fx->out.v[0], *b = &fx->out.v[1], *c = &fx->out.v[2];
-    s_assert_str(a->source, "follows"); /* first occurrence wins */
+    nfx_assert_str(a->source, "follows"); /* first occurrence wins */
     assert_true(a->has_score && a->score == 0.1);
     assert_int_equal(s_field_int(a, "viewers"), 10);
-    s_assert_str(b->source, "follows");
+    nfx_assert_str(b->source, "follows");
     assert_false(b->has_score);
     assert_int_equal(s_field_int(b, "viewers"), 20);
     assert_null(fmx_entity_field(b, "stale", 5)); /* replaced by the stored record */
-    s_assert_str(c->type, "product");
-    s_assert_str(c->source, "trending");
+    nfx_assert_str(c->type, "product");
+    nfx_assert_str(c->source, "trending");
     double price = 0;
     assert_int_equal(fmx_mp_get_double(&c->fields, "price", &price), 0);
     assert_true(price == 9.5);
     fmx_str_t title;
     assert_int_equal(fmx_mp_get_str(&a->fields, "title", &title), 0);
-    s_assert_str(title, "one");
+    nfx_assert_str(title, "one");
 }
 
 static void test_hydrate_fields_projection(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_seed_entities(fx);
-    s_add(fx, 0, "ls2", "livestream", NAN, "follows", NULL);
-    s_add(fx, 0, "ls1", "livestream", NAN, "follows", NULL);
+    nfx_add(fx, 0, "ls2", "livestream", NAN, "follows", NULL);
+    nfx_add(fx, 0, "ls1", "livestream", NAN, "follows", NULL);
     msgpack_pack_map(&fx->pk, 1);
-    s_str(fx, "fields");
+    nfx_str(fx, "fields");
     msgpack_pack_array(&fx->pk, 4);
-    s_str(fx, "viewers");
-    s_str(fx, "nope");
-    s_str(fx, "seller_id");
-    s_str(fx, "viewers");
-    fx->params = s_take_obj(fx);
-    assert_int_equal(s_run(fx, "hydrate"), 0);
-    s_store_close(fx);
-    assert_string_equal(s_ids(fx, &fx->out), "ls2,ls1");
+    nfx_str(fx, "viewers");
+    nfx_str(fx, "nope");
+    nfx_str(fx, "seller_id");
+    nfx_str(fx, "viewers");
+    fx->params = nfx_take_obj(fx);
+    assert_int_equal(nfx_run(fx, "hydrate"), 0);
+    nfx_store_close(fx);
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls2,ls1");
     const msgpack_object *f = &fx->out.v[0].fields;
     assert_int_equal(f->type, MSGPACK_OBJECT_MAP);
     assert_int_equal(f->via.map.size, 2);
@@ -464,114 +216,109 @@ static void test_hydrate_fields_projection(void **state) {
     assert_int_equal(s_field_int(&fx->out.v[0], "viewers"), 20);
     assert_int_equal(s_field_int(&fx->out.v[1], "viewers"), 10);
 
-    s_params(fx, "fields=viewers"); /* a string, not a list */
+    nfx_params(fx, "fields=viewers"); /* a string, not a list */
     fx->env.store = NULL;
-    assert_int_equal(s_run(fx, "hydrate"), -1);
+    assert_int_equal(nfx_run(fx, "hydrate"), -1);
     assert_non_null(strstr(fx->err, "fields"));
 }
 
 static void test_hydrate_many_and_deadline(void **state) {
-    s_fx_t *fx = *state;
-    s_store_open(fx);
+    nfx_t *fx = *state;
+    nfx_store_open(fx);
     char id[32];
     for (int i = 0; i < 3000; i++) {
         snprintf(id, sizeof(id), "entity:livestream:e%d", i);
         msgpack_pack_map(&fx->pk, 1);
-        s_str(fx, "n");
+        nfx_str(fx, "n");
         msgpack_pack_int(&fx->pk, i);
-        s_store_put(fx, id);
+        nfx_store_put(fx, id);
     }
-    s_store_commit(fx);
+    nfx_store_commit(fx);
     /* 6000 entities, each id twice over two inputs, plus ids not stored. */
     for (int i = 0; i < 3000; i++) {
         snprintf(id, sizeof(id), "e%d", i);
-        s_add(fx, 0, id, "livestream", NAN, "a", NULL);
+        nfx_add(fx, 0, id, "livestream", NAN, "a", NULL);
         snprintf(id, sizeof(id), "e%d", 2999 - i);
-        s_add(fx, 1, id, "livestream", NAN, "b", NULL);
+        nfx_add(fx, 1, id, "livestream", NAN, "b", NULL);
         snprintf(id, sizeof(id), "x%d", i);
-        s_add(fx, 1, id, "livestream", NAN, "b", NULL);
+        nfx_add(fx, 1, id, "livestream", NAN, "b", NULL);
     }
-    assert_int_equal(s_run(fx, "hydrate"), 0);
+    assert_int_equal(nfx_run(fx, "hydrate"), 0);
     assert_int_equal(fx->out.n, 3000);
     for (size_t i = 0; i < fx->out.n; i++) {
         assert_int_equal(s_field_int(&fx->out.v[i], "n"), (int64_t)i);
-        s_assert_str(fx->out.v[i].source, "a");
+        nfx_assert_str(fx->out.v[i].source, "a");
     }
     fx->task.deadline_us = 1; /* long past */
-    assert_int_equal(s_run(fx, "hydrate"), -1);
+    assert_int_equal(nfx_run(fx, "hydrate"), -1);
     assert_string_equal(fx->err, "deadline passed");
 }
 
 /* An entity with items (a carousel): each "id" of the comma-separated list is a livestream. */
-static fmx_entity_t s_carousel(s_fx_t *fx, const char *id, const char *items) {
-    fmx_entity_t c = s_ent(fx, id, "carousel", NAN, "sub", "title=stale");
+static fmx_entity_t s_carousel(nfx_t *fx, const char *id, const char *items) {
+    fmx_entity_t c = nfx_ent(fx, id, "carousel", NAN, "sub", "title=stale");
     c.has_items = true;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", items);
     char *save = NULL;
     for (char *it = strtok_r(buf, ",", &save); it; it = strtok_r(NULL, ",", &save)) {
-        fmx_entity_t e = s_ent(fx, it, "livestream", NAN, "sub", NULL);
+        fmx_entity_t e = nfx_ent(fx, it, "livestream", NAN, "sub", NULL);
         assert_non_null(fmx_entity_list_push(&c.items, &e, fx->zone));
     }
     return c;
 }
 
-static void s_push(s_fx_t *fx, size_t input, fmx_entity_t e) {
-    if (input >= fx->n_inputs) fx->n_inputs = input + 1;
-    assert_non_null(fmx_entity_list_push(&fx->raw[input], &e, fx->zone));
-}
-
 /* Carousels share the batch: ls1 and ls2 in the top level and in five carousels (one nested in
  * another), ls9 everywhere but not stored. Stores what the run needs into the open store, runs
  * hydrate and checks every level. Returns the number of distinct keys the run had to fetch. */
-static size_t s_hydrate_nested(s_fx_t *fx) {
-    s_pack_spec(fx, "viewers=10,title=one");
-    s_store_put(fx, "entity:livestream:ls1");
-    s_pack_spec(fx, "viewers=20,title=two");
-    s_store_put(fx, "entity:livestream:ls2");
-    s_pack_spec(fx, "title=Trending");
-    s_store_put(fx, "entity:carousel:c2");
-    s_store_commit(fx);
+static size_t s_hydrate_nested(nfx_t *fx) {
+    nfx_pack_spec(fx, "viewers=10,title=one");
+    nfx_store_put(fx, "entity:livestream:ls1");
+    nfx_pack_spec(fx, "viewers=20,title=two");
+    nfx_store_put(fx, "entity:livestream:ls2");
+    nfx_pack_spec(fx, "title=Trending");
+    nfx_store_put(fx, "entity:carousel:c2");
+    nfx_store_commit(fx);
 
-    s_add(fx, 0, "ls1", "livestream", 0.5, "follows", NULL);
-    s_push(fx, 0, s_carousel(fx, "c1", "ls2,ls1,ls9"));
-    s_add(fx, 0, "ls9", "livestream", NAN, "follows", NULL);
+    nfx_add(fx, 0, "ls1", "livestream", 0.5, "follows", NULL);
+    nfx_push(fx, 0, s_carousel(fx, "c1", "ls2,ls1,ls9"));
+    nfx_add(fx, 0, "ls9", "livestream", NAN, "follows", NULL);
     fmx_entity_t c2 = s_carousel(fx, "c2", "ls1,ls9");
     fmx_entity_t c3 = s_carousel(fx, "c3", "ls9,ls2,ls1");
     assert_non_null(fmx_entity_list_push(&c2.items, &c3, fx->zone));
-    s_push(fx, 0, c2);
-    s_push(fx, 0, s_carousel(fx, "c4", "ls9")); /* nothing left in it */
-    s_add(fx, 1, "ls2", "livestream", 0.7, "trending", NULL);
-    s_push(fx, 1, s_carousel(fx, "c1", "ls1")); /* a duplicate of c1: the first one wins */
-    s_push(fx, 1, s_carousel(fx, "c5", "ls2,ls1"));
-    assert_int_equal(s_run(fx, "hydrate"), 0);
-    s_store_close(fx); /* nothing may point into the store (or a Redis reply) now */
+    nfx_push(fx, 0, c2);
+    nfx_push(fx, 0, s_carousel(fx, "c4", "ls9")); /* nothing left in it */
+    nfx_add(fx, 1, "ls2", "livestream", 0.7, "trending", NULL);
+    nfx_push(fx, 1, s_carousel(fx, "c1", "ls1")); /* a duplicate of c1: the first one wins */
+    nfx_push(fx, 1, s_carousel(fx, "c5", "ls2,ls1"));
+    assert_int_equal(nfx_run(fx, "hydrate"), 0);
+    nfx_store_close(fx); /* nothing may point into the store (or a Redis reply) now */
 
-    assert_string_equal(s_ids(fx, &fx->out), "ls1,c1,c2,c4,ls2,c5");
+    assert_string_equal(nfx_ids(fx, &fx->out), "ls1,c1,c2,c4,ls2,c5");
     const fmx_entity_t *o = fx->out.v;
     assert_int_equal(s_field_int(&o[0], "viewers"), 10);
     assert_int_equal(s_field_int(&o[4], "viewers"), 20);
-    s_assert_str(o[4].source, "trending");
+    nfx_assert_str(o[4].source, "trending");
     /* c1: its items in their order, ls9 dropped; no record, so its own fields stay. */
-    assert_string_equal(s_ids(fx, &o[1].items), "ls2,ls1");
+    assert_string_equal(nfx_ids(fx, &o[1].items), "ls2,ls1");
     assert_int_equal(s_field_int(&o[1].items.v[0], "viewers"), 20);
     assert_int_equal(s_field_int(&o[1].items.v[1], "viewers"), 10);
     fmx_str_t title;
     assert_int_equal(fmx_mp_get_str(&o[1].fields, "title", &title), 0);
-    s_assert_str(title, "stale");
+    nfx_assert_str(title, "stale");
     /* c2 has a record; c3 inside it is hydrated too. */
     assert_int_equal(fmx_mp_get_str(&o[2].fields, "title", &title), 0);
-    s_assert_str(title, "Trending");
-    assert_string_equal(s_ids(fx, &o[2].items), "ls1,c3");
+    nfx_assert_str(title, "Trending");
+    assert_string_equal(nfx_ids(fx, &o[2].items), "ls1,c3");
     assert_int_equal(s_field_int(&o[2].items.v[0], "viewers"), 10);
     const fmx_entity_t *in3 = &o[2].items.v[1];
     assert_true(in3->has_items);
-    assert_string_equal(s_ids(fx, &in3->items), "ls2,ls1");
+    assert_string_equal(nfx_ids(fx, &in3->items), "ls2,ls1");
     assert_int_equal(s_field_int(&in3->items.v[1], "viewers"), 10);
     /* c4 is kept, empty: layout's min_items decides. */
     assert_true(o[3].has_items);
     assert_int_equal(o[3].items.n, 0);
-    assert_string_equal(s_ids(fx, &o[5].items), "ls2,ls1");
+    assert_string_equal(nfx_ids(fx, &o[5].items), "ls2,ls1");
     /* The inputs were not changed in place: the first input's c1 still lists ls9. */
     assert_int_equal(fx->in[0].v[1].items.n, 3);
     /* ls1, ls2, ls9 + carousels c1..c5 */
@@ -579,8 +326,8 @@ static size_t s_hydrate_nested(s_fx_t *fx) {
 }
 
 static void test_hydrate_nested(void **state) {
-    s_fx_t *fx = *state;
-    s_store_open(fx);
+    nfx_t *fx = *state;
+    nfx_store_open(fx);
     s_hydrate_nested(fx);
 }
 
@@ -597,7 +344,7 @@ static long long s_redis_info(redisContext *c, const char *section, const char *
 
 /* The same on Redis, where the batch is observable: one MGET, one lookup per distinct key. */
 static void test_hydrate_nested_redis(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     redis_t rs;
     memset(&rs, 0, sizeof rs);
     int started = redis_start(&rs);
@@ -608,7 +355,7 @@ static void test_hydrate_nested_redis(void **state) {
     assert_int_equal(started, 0);
     redisContext *c = redisConnect("127.0.0.1", rs.port);
     assert_true(c && !c->err);
-    s_store_open_at(fx, rs.url);
+    nfx_store_open_at(fx, rs.url);
     long long lookups = s_redis_info(c, "stats", "keyspace_hits") + s_redis_info(c, "stats", "keyspace_misses");
     long long mgets = s_redis_info(c, "commandstats", "cmdstat_mget:calls");
     long long gets = s_redis_info(c, "commandstats", "cmdstat_get:calls");
@@ -624,78 +371,78 @@ static void test_hydrate_nested_redis(void **state) {
 /* ---- merge ---- */
 
 static void test_merge(void **state) {
-    s_fx_t *fx = *state;
-    s_add(fx, 0, "x1", "livestream", 0.3, "A", "k=a1");
-    s_add(fx, 0, "x2", "livestream", 0.9, "A", NULL);
-    s_add(fx, 1, "x1", "livestream", 0.8, "B", "k=b1");
-    s_add(fx, 1, "x3", "livestream", NAN, "B", NULL);
-    s_add(fx, 1, "x2", "livestream", 0.5, "B", NULL);
-    s_add(fx, 1, "x1", "product", 0.1, "B", NULL);
-    s_add(fx, 2, "x3", "livestream", 0.1, "C", NULL);
-    s_add(fx, 2, "x2", "livestream", 0.9, "C", NULL); /* a tie: the first stays */
-    assert_int_equal(s_run(fx, "merge"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "x1,x2,x3,x1");
+    nfx_t *fx = *state;
+    nfx_add(fx, 0, "x1", "livestream", 0.3, "A", "k=a1");
+    nfx_add(fx, 0, "x2", "livestream", 0.9, "A", NULL);
+    nfx_add(fx, 1, "x1", "livestream", 0.8, "B", "k=b1");
+    nfx_add(fx, 1, "x3", "livestream", NAN, "B", NULL);
+    nfx_add(fx, 1, "x2", "livestream", 0.5, "B", NULL);
+    nfx_add(fx, 1, "x1", "product", 0.1, "B", NULL);
+    nfx_add(fx, 2, "x3", "livestream", 0.1, "C", NULL);
+    nfx_add(fx, 2, "x2", "livestream", 0.9, "C", NULL); /* a tie: the first stays */
+    assert_int_equal(nfx_run(fx, "merge"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "x1,x2,x3,x1");
     const char *sources[] = {"B", "A", "C", "B"};
     const double scores[] = {0.8, 0.9, 0.1, 0.1};
     for (size_t i = 0; i < 4; i++) {
-        s_assert_str(fx->out.v[i].source, sources[i]);
+        nfx_assert_str(fx->out.v[i].source, sources[i]);
         assert_true(fx->out.v[i].score == scores[i]);
     }
     fmx_str_t k;
     assert_int_equal(fmx_mp_get_str(&fx->out.v[0].fields, "k", &k), 0);
-    s_assert_str(k, "b1");
-    s_assert_str(fx->out.v[3].type, "product");
+    nfx_assert_str(k, "b1");
+    nfx_assert_str(fx->out.v[3].type, "product");
 
-    s_params(fx, "limit=2");
-    assert_int_equal(s_run(fx, "merge"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "x1,x2");
+    nfx_params(fx, "limit=2");
+    assert_int_equal(nfx_run(fx, "merge"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "x1,x2");
 }
 
 static void test_merge_many_and_deadline(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     char id[32];
     /* 20000 entities over 1000 distinct ids: the score of each copy is its round. */
     for (int r = 0; r < 20; r++)
         for (int i = 0; i < 1000; i++) {
             snprintf(id, sizeof(id), "e%d", i);
-            s_add(fx, (size_t)(r % 2), id, "livestream", (double)((r * 7) % 20), r % 2 ? "odd" : "even", NULL);
+            nfx_add(fx, (size_t)(r % 2), id, "livestream", (double)((r * 7) % 20), r % 2 ? "odd" : "even", NULL);
         }
-    assert_int_equal(s_run(fx, "merge"), 0);
+    assert_int_equal(nfx_run(fx, "merge"), 0);
     assert_int_equal(fx->out.n, 1000);
     for (size_t i = 0; i < fx->out.n; i++) {
         snprintf(id, sizeof(id), "e%zu", i);
-        s_assert_str(fx->out.v[i].id, id);
+        nfx_assert_str(fx->out.v[i].id, id);
         assert_true(fx->out.v[i].score == 19.0); /* r = 17: 119 % 20 */
-        s_assert_str(fx->out.v[i].source, "odd");
+        nfx_assert_str(fx->out.v[i].source, "odd");
     }
     fx->task.deadline_us = 1;
-    assert_int_equal(s_run(fx, "merge"), -1);
+    assert_int_equal(nfx_run(fx, "merge"), -1);
     assert_string_equal(fx->err, "deadline passed");
 }
 
 /* ---- filter ---- */
 
-static void s_filter_inputs(s_fx_t *fx) {
-    s_add(fx, 0, "a", "livestream", 0.9, "follows", "is_live=1,viewers=10,seller_id=s1");
-    s_add(fx, 0, "b", "livestream", 0.2, "trending", "is_live=0,viewers=50,seller_id=s2");
-    s_add(fx, 0, "c", "livestream", NAN, "trending", "is_live=1,viewers=0");
-    s_add(fx, 0, "d", "product", 0.7, "follows", "id=fieldid,geo=FR");
-    s_add(fx, 0, "e", "livestream", 0.6, "follows", NULL);
+static void s_filter_inputs(nfx_t *fx) {
+    nfx_add(fx, 0, "a", "livestream", 0.9, "follows", "is_live=1,viewers=10,seller_id=s1");
+    nfx_add(fx, 0, "b", "livestream", 0.2, "trending", "is_live=0,viewers=50,seller_id=s2");
+    nfx_add(fx, 0, "c", "livestream", NAN, "trending", "is_live=1,viewers=0");
+    nfx_add(fx, 0, "d", "product", 0.7, "follows", "id=fieldid,geo=FR");
+    nfx_add(fx, 0, "e", "livestream", 0.6, "follows", NULL);
 }
 
-static const char *s_filter(s_fx_t *fx, const char *where) {
+static const char *s_filter(nfx_t *fx, const char *where) {
     msgpack_sbuffer_clear(&fx->sb);
     msgpack_pack_map(&fx->pk, 1);
-    s_str(fx, "where");
-    s_str(fx, where);
-    fx->params = s_take_obj(fx);
-    int rc = s_run(fx, "filter");
+    nfx_str(fx, "where");
+    nfx_str(fx, where);
+    fx->params = nfx_take_obj(fx);
+    int rc = nfx_run(fx, "filter");
     if (rc != 0) return fx->err;
-    return s_ids(fx, &fx->out);
+    return nfx_ids(fx, &fx->out);
 }
 
 static void test_filter(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_filter_inputs(fx);
     assert_string_equal(s_filter(fx, "is_live == 1 && viewers > 0"), "a");
     assert_string_equal(s_filter(fx, "is_live == 1"), "a,c");
@@ -719,7 +466,7 @@ static void test_filter(void **state) {
 }
 
 static void test_filter_cache_and_errors(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_filter_inputs(fx);
     char where[64];
     /* More distinct expressions than the cache holds: each is still evaluated correctly. */
@@ -732,25 +479,25 @@ static void test_filter_cache_and_errors(void **state) {
     assert_non_null(strstr(err, "where"));
     assert_non_null(strstr(err, "column"));
     assert_non_null(strstr(s_filter(fx, "(is_live"), "where"));
-    s_params(fx, "");
-    assert_int_equal(s_run(fx, "filter"), -1);
+    nfx_params(fx, "");
+    assert_int_equal(nfx_run(fx, "filter"), -1);
     assert_non_null(strstr(fx->err, "where"));
-    s_params(fx, "where=5");
-    assert_int_equal(s_run(fx, "filter"), -1);
+    nfx_params(fx, "where=5");
+    assert_int_equal(nfx_run(fx, "filter"), -1);
 }
 
 /* ---- score ---- */
 
-static void s_score_inputs(s_fx_t *fx) {
-    s_add(fx, 0, "e1", "livestream", NAN, "f", "viewers=10,is_live=1");
-    s_add(fx, 0, "e2", "livestream", 0.3, "f", "viewers=2,is_live=true,quality=0.5");
-    s_add(fx, 0, "e3", "livestream", 9.0, "f", "viewers=many");
-    s_add(fx, 0, "e4", "livestream", NAN, "f", NULL);
-    s_add(fx, 0, "e5", "livestream", NAN, "f", "viewers=20,is_live=0,quality=2.0");
+static void s_score_inputs(nfx_t *fx) {
+    nfx_add(fx, 0, "e1", "livestream", NAN, "f", "viewers=10,is_live=1");
+    nfx_add(fx, 0, "e2", "livestream", 0.3, "f", "viewers=2,is_live=true,quality=0.5");
+    nfx_add(fx, 0, "e3", "livestream", 9.0, "f", "viewers=many");
+    nfx_add(fx, 0, "e4", "livestream", NAN, "f", NULL);
+    nfx_add(fx, 0, "e5", "livestream", NAN, "f", "viewers=20,is_live=0,quality=2.0");
 }
 
-static void s_assert_scores(s_fx_t *fx, const char *ids, const double *want) {
-    assert_string_equal(s_ids(fx, &fx->out), ids);
+static void s_assert_scores(nfx_t *fx, const char *ids, const double *want) {
+    assert_string_equal(nfx_ids(fx, &fx->out), ids);
     for (size_t i = 0; i < fx->out.n; i++) {
         assert_true(fx->out.v[i].has_score);
         assert_true(fabs(fx->out.v[i].score - want[i]) < 1e-9);
@@ -758,28 +505,28 @@ static void s_assert_scores(s_fx_t *fx, const char *ids, const double *want) {
 }
 
 static void test_score_inline(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_score_inputs(fx);
     msgpack_pack_map(&fx->pk, 2);
-    s_str(fx, "weights");
-    s_pack_spec(fx, "bias=1,viewers=0.5,is_live=2,quality=1.0");
-    s_str(fx, "model"); /* weights win */
-    s_str(fx, "no_such_model");
-    fx->params = s_take_obj(fx);
-    assert_int_equal(s_run(fx, "score"), 0);
+    nfx_str(fx, "weights");
+    nfx_pack_spec(fx, "bias=1,viewers=0.5,is_live=2,quality=1.0");
+    nfx_str(fx, "model"); /* weights win */
+    nfx_str(fx, "no_such_model");
+    fx->params = nfx_take_obj(fx);
+    assert_int_equal(nfx_run(fx, "score"), 0);
     /* e5: 1+10+0+2 = 13; e1: 1+5+2 = 8; e2: 1+1+2+0.5 = 4.5; e3, e4: bias only, input order */
     const double want[] = {13, 8, 4.5, 1, 1};
     s_assert_scores(fx, "e5,e1,e2,e3,e4", want);
 
     msgpack_pack_map(&fx->pk, 1);
-    s_str(fx, "weights");
-    s_pack_spec(fx, "viewers=fast");
-    fx->params = s_take_obj(fx);
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_str(fx, "weights");
+    nfx_pack_spec(fx, "viewers=fast");
+    fx->params = nfx_take_obj(fx);
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "weights"));
 
-    s_params(fx, "");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "model"));
 }
 
@@ -791,9 +538,8 @@ static void s_write_file(const char *path, const char *text) {
 }
 
 static void test_score_model(void **state) {
-    s_fx_t *fx = *state;
-    fx->dir = strdup("/tmp/fmx-test-nodes-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    nfx_t *fx = *state;
+    nfx_tmpdir(fx, "nodes");
     char path[512];
     snprintf(path, sizeof(path), "%s/models", fx->dir);
     assert_int_equal(mkdir(path, 0755), 0);
@@ -806,8 +552,8 @@ static void test_score_model(void **state) {
     fx->env.data_dir = fx->dir;
     s_score_inputs(fx);
 
-    s_params(fx, "model=m1");
-    assert_int_equal(s_run(fx, "score"), 0);
+    nfx_params(fx, "model=m1");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     /* e1: 0.5+1 = 1.5; e2: 0.5+0.2-0.5 = 0.2; e3, e4: 0.5; e5: 0.5+2-2 = 0.5 */
     const double want[] = {1.5, 0.5, 0.5, 0.5, 0.2};
     s_assert_scores(fx, "e1,e3,e4,e5,e2", want);
@@ -815,114 +561,114 @@ static void test_score_model(void **state) {
     /* Cached: deleting the file does not matter any more. */
     snprintf(path, sizeof(path), "%s/models/m1.weights", fx->dir);
     assert_int_equal(remove(path), 0);
-    assert_int_equal(s_run(fx, "score"), 0);
+    assert_int_equal(nfx_run(fx, "score"), 0);
     s_assert_scores(fx, "e1,e3,e4,e5,e2", want);
 
-    s_params(fx, "model=broken");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "model=broken");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "line 2"));
-    s_params(fx, "model=nan");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "model=nan");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "line 1"));
-    s_params(fx, "model=missing");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "model=missing");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "missing.weights"));
-    s_params(fx, "model=../models/m1");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "model=../models/m1");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     assert_non_null(strstr(fx->err, "bad model name"));
-    s_params(fx, "model=.hidden");
-    assert_int_equal(s_run(fx, "score"), -1);
+    nfx_params(fx, "model=.hidden");
+    assert_int_equal(nfx_run(fx, "score"), -1);
 }
 
 /* ---- rank ---- */
 
 static void test_rank(void **state) {
-    s_fx_t *fx = *state;
-    s_add(fx, 0, "a", "livestream", 0.2, "s", "viewers=5");
-    s_add(fx, 0, "b", "livestream", NAN, "s", "viewers=50");
-    s_add(fx, 0, "c", "livestream", 0.9, "s", "viewers=1.5");
-    s_add(fx, 0, "d", "livestream", 0.2, "s", "viewers=x");
-    s_add(fx, 0, "e", "livestream", 0.5, "s", "viewers=true");
-    s_add(fx, 0, "f", "livestream", -1.0, "s", NULL);
-    assert_int_equal(s_run(fx, "rank"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "c,e,a,d,f,b");
-    s_params(fx, "limit=3");
-    assert_int_equal(s_run(fx, "rank"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "c,e,a");
-    s_params(fx, "by=viewers");
-    assert_int_equal(s_run(fx, "rank"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "b,a,c,e,d,f");
+    nfx_t *fx = *state;
+    nfx_add(fx, 0, "a", "livestream", 0.2, "s", "viewers=5");
+    nfx_add(fx, 0, "b", "livestream", NAN, "s", "viewers=50");
+    nfx_add(fx, 0, "c", "livestream", 0.9, "s", "viewers=1.5");
+    nfx_add(fx, 0, "d", "livestream", 0.2, "s", "viewers=x");
+    nfx_add(fx, 0, "e", "livestream", 0.5, "s", "viewers=true");
+    nfx_add(fx, 0, "f", "livestream", -1.0, "s", NULL);
+    assert_int_equal(nfx_run(fx, "rank"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "c,e,a,d,f,b");
+    nfx_params(fx, "limit=3");
+    assert_int_equal(nfx_run(fx, "rank"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "c,e,a");
+    nfx_params(fx, "by=viewers");
+    assert_int_equal(nfx_run(fx, "rank"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "b,a,c,e,d,f");
     assert_true(fx->out.v[0].has_score == false); /* rank orders, it does not rescore */
-    s_params(fx, "by=score,limit=0");
-    assert_int_equal(s_run(fx, "rank"), 0);
+    nfx_params(fx, "by=score,limit=0");
+    assert_int_equal(nfx_run(fx, "rank"), 0);
     assert_int_equal(fx->out.n, 0);
 }
 
 /* ---- blend ---- */
 
 static void test_blend_slots(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     char id[16];
     for (int i = 1; i <= 16; i++) {
         snprintf(id, sizeof(id), "m%d", i);
-        s_add(fx, 0, id, "livestream", NAN, "main", NULL);
+        nfx_add(fx, 0, id, "livestream", NAN, "main", NULL);
     }
-    s_add(fx, 1, "a1", "carousel", NAN, "side", NULL);
-    s_add(fx, 1, "a2", "carousel", NAN, "side", NULL);
-    s_add(fx, 2, "b1", "product", NAN, "side", NULL);
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,m4,m5,a1,m6,m7,m8,m9,m10,b1,m11,m12,m13,m14,m15,a2,m16");
+    nfx_add(fx, 1, "a1", "carousel", NAN, "side", NULL);
+    nfx_add(fx, 1, "a2", "carousel", NAN, "side", NULL);
+    nfx_add(fx, 2, "b1", "product", NAN, "side", NULL);
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "m1,m2,m3,m4,m5,a1,m6,m7,m8,m9,m10,b1,m11,m12,m13,m14,m15,a2,m16");
 
-    s_params(fx, "strategy=slots,every=3,limit=10");
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8");
-    s_params(fx, "every=3");
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8,m9,a2,m10,m11,m12,m13,m14,m15,m16");
+    nfx_params(fx, "strategy=slots,every=3,limit=10");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8");
+    nfx_params(fx, "every=3");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "m1,m2,m3,a1,m4,m5,m6,b1,m7,m8,m9,a2,m10,m11,m12,m13,m14,m15,m16");
 
-    s_params(fx, "strategy=concat,limit=18");
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "m1,m2,m3,m4,m5,m6,m7,m8,m9,m10,m11,m12,m13,m14,m15,m16,a1,a2");
+    nfx_params(fx, "strategy=concat,limit=18");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "m1,m2,m3,m4,m5,m6,m7,m8,m9,m10,m11,m12,m13,m14,m15,m16,a1,a2");
 
-    s_params(fx, "strategy=zigzag");
-    assert_int_equal(s_run(fx, "blend"), -1);
+    nfx_params(fx, "strategy=zigzag");
+    assert_int_equal(nfx_run(fx, "blend"), -1);
     assert_non_null(strstr(fx->err, "strategy"));
-    s_params(fx, "every=0");
-    assert_int_equal(s_run(fx, "blend"), -1);
+    nfx_params(fx, "every=0");
+    assert_int_equal(nfx_run(fx, "blend"), -1);
 }
 
 static void test_blend_debunch(void **state) {
-    s_fx_t *fx = *state;
-    s_add(fx, 0, "i0", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i1", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i2", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i3", "livestream", NAN, "m", "seller_id=s2");
-    s_add(fx, 0, "i4", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i5", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i6", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i7", "livestream", NAN, "m", NULL);
-    s_add(fx, 0, "i8", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i9", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i10", "livestream", NAN, "m", "seller_id=s1");
-    s_add(fx, 0, "i11", "livestream", NAN, "m", "seller_id=s1");
-    s_params(fx, "max_run_same_seller=2");
-    assert_int_equal(s_run(fx, "blend"), 0);
+    nfx_t *fx = *state;
+    nfx_add(fx, 0, "i0", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i1", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i2", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i3", "livestream", NAN, "m", "seller_id=s2");
+    nfx_add(fx, 0, "i4", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i5", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i6", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i7", "livestream", NAN, "m", NULL);
+    nfx_add(fx, 0, "i8", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i9", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i10", "livestream", NAN, "m", "seller_id=s1");
+    nfx_add(fx, 0, "i11", "livestream", NAN, "m", "seller_id=s1");
+    nfx_params(fx, "max_run_same_seller=2");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
     /* s1 s1 | s2 | s1 s1 | none | s1 s1 | then only s1 is left: kept in order */
-    assert_string_equal(s_ids(fx, &fx->out), "i0,i1,i3,i2,i4,i7,i5,i6,i8,i9,i10,i11");
+    assert_string_equal(nfx_ids(fx, &fx->out), "i0,i1,i3,i2,i4,i7,i5,i6,i8,i9,i10,i11");
 
-    s_params(fx, "max_run_same_seller=1,limit=5");
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "i0,i3,i1,i7,i2");
+    nfx_params(fx, "max_run_same_seller=1,limit=5");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "i0,i3,i1,i7,i2");
 
-    s_params(fx, "max_run_same_seller=0");
-    assert_int_equal(s_run(fx, "blend"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "i0,i1,i2,i3,i4,i5,i6,i7,i8,i9,i10,i11");
+    nfx_params(fx, "max_run_same_seller=0");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "i0,i1,i2,i3,i4,i5,i6,i7,i8,i9,i10,i11");
 }
 
 /* Debunching a long pseudo-random list: a permutation, and a run over the bound only where
  * nothing but that seller is left. */
 static void test_blend_debunch_property(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     enum { N = 5000, K = 2 };
     uint64_t x = 88172645463325252ull;
     char id[16], fields[32];
@@ -932,10 +678,10 @@ static void test_blend_debunch_property(void **state) {
         int s = (x % 10) < 6 ? 0 : (int)(x % 4);
         snprintf(id, sizeof(id), "%d", i);
         snprintf(fields, sizeof(fields), "seller_id=s%d", s);
-        s_add(fx, 0, id, "livestream", NAN, "m", fields);
+        nfx_add(fx, 0, id, "livestream", NAN, "m", fields);
     }
-    s_params(fx, "max_run_same_seller=2");
-    assert_int_equal(s_run(fx, "blend"), 0);
+    nfx_params(fx, "max_run_same_seller=2");
+    assert_int_equal(nfx_run(fx, "blend"), 0);
     assert_int_equal(fx->out.n, N);
     static bool seen[N];
     memset(seen, 0, sizeof(seen));
@@ -975,7 +721,7 @@ static bool s_str_is(fmx_str_t a, const char *b) {
 
 /* token verifies with fx->key and names ranking R1, feed, source, model and the path given as
  * depth ints; fx->tok keeps the decoded token for further checks. */
-static void s_token(s_fx_t *fx, fmx_str_t token, const char *feed, const char *source, const char *model, size_t depth,
+static void s_token(nfx_t *fx, fmx_str_t token, const char *feed, const char *source, const char *model, size_t depth,
                     ...) {
     msgpack_zone z;
     assert_true(msgpack_zone_init(&z, 1024));
@@ -998,35 +744,35 @@ static void s_token(s_fx_t *fx, fmx_str_t token, const char *feed, const char *s
 }
 
 static void test_layout(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     fmx_entity_list_t kids_c, kids_d, kids_g;
     fmx_entity_list_init(&kids_c);
     fmx_entity_list_init(&kids_d);
     fmx_entity_list_init(&kids_g);
-    fmx_entity_t k = s_ent(fx, "c1", "livestream", 0.5, "sub", NULL);
+    fmx_entity_t k = nfx_ent(fx, "c1", "livestream", 0.5, "sub", NULL);
     assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
-    k = s_ent(fx, "c2", "livestream", NAN, "sub2", NULL);
+    k = nfx_ent(fx, "c2", "livestream", NAN, "sub2", NULL);
     assert_non_null(fmx_entity_list_push(&kids_c, &k, fx->zone));
-    k = s_ent(fx, "d1", "livestream", NAN, "sub", NULL);
+    k = nfx_ent(fx, "d1", "livestream", NAN, "sub", NULL);
     assert_non_null(fmx_entity_list_push(&kids_d, &k, fx->zone));
 
-    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
-    s_add(fx, 0, "c", "carousel", NAN, "new_sellers", NULL);
+    nfx_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    nfx_add(fx, 0, "c", "carousel", NAN, "new_sellers", NULL);
     fx->raw[0].v[1].items = kids_c;
     fx->raw[0].v[1].has_items = true;
-    s_add(fx, 0, "d", "carousel", NAN, "other", NULL);
+    nfx_add(fx, 0, "d", "carousel", NAN, "other", NULL);
     fx->raw[0].v[2].items = kids_d;
     fx->raw[0].v[2].has_items = true;
-    s_add(fx, 0, "g", "carousel", NAN, "empty", NULL);
+    nfx_add(fx, 0, "g", "carousel", NAN, "empty", NULL);
     fx->raw[0].v[3].items = kids_g;
     fx->raw[0].v[3].has_items = true;
-    s_add(fx, 0, "b", "livestream", 0.1, "trending", NULL);
-    s_add(fx, 0, "e", "livestream", 0.0, "trending", NULL);
+    nfx_add(fx, 0, "b", "livestream", 0.1, "trending", NULL);
+    nfx_add(fx, 0, "e", "livestream", 0.0, "trending", NULL);
 
-    s_context(fx, "user_id=42,feed=home");
-    s_params(fx, "min_items=2,limit=3");
-    assert_int_equal(s_run(fx, "layout"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "a,c,b");
+    nfx_context(fx, "user_id=42,feed=home");
+    nfx_params(fx, "min_items=2,limit=3");
+    assert_int_equal(nfx_run(fx, "layout"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,c,b");
     const char *sources[] = {"follows", "new_sellers", "trending"};
     for (size_t i = 0; i < 3; i++) {
         assert_true(fx->out.v[i].has_position);
@@ -1058,21 +804,21 @@ static void test_layout(void **state) {
     msgpack_sbuffer_clear(&fx->sb);
 
     /* min_items 0 keeps empty carousels; no limit keeps everything */
-    s_params(fx, "");
-    assert_int_equal(s_run(fx, "layout"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "a,c,d,g,b,e");
+    nfx_params(fx, "");
+    assert_int_equal(nfx_run(fx, "layout"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,c,d,g,b,e");
     s_token(fx, fx->out.v[5].token, "home", "trending", "", 1, 5);
     s_token(fx, fx->out.v[2].items.v[0].token, "home", "sub", "", 2, 2, 0);
 
-    s_params(fx, "min_items=1");
-    assert_int_equal(s_run(fx, "layout"), 0);
-    assert_string_equal(s_ids(fx, &fx->out), "a,c,d,b,e");
+    nfx_params(fx, "min_items=1");
+    assert_int_equal(nfx_run(fx, "layout"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,c,d,b,e");
     s_token(fx, fx->out.v[3].token, "home", "trending", "", 1, 3);
 }
 
 /* The viewer's experiment variants travel in every token, children included. */
 static void test_layout_tokens_carry_variants(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     /* context {experiments: {ranker_test: treatment, ui: b}, feed: shop} */
     msgpack_sbuffer_clear(&fx->sb);
     msgpack_pack_map(&fx->pk, 2);
@@ -1084,16 +830,16 @@ static void test_layout_tokens_carry_variants(void **state) {
     msgpack_pack_str_with_body(&fx->pk, "b", 1);
     msgpack_pack_str_with_body(&fx->pk, "feed", 4);
     msgpack_pack_str_with_body(&fx->pk, "shop", 4);
-    fx->context = s_take_obj(fx);
+    fx->context = nfx_take_obj(fx);
     fmx_entity_list_t kids;
     fmx_entity_list_init(&kids);
-    fmx_entity_t k = s_ent(fx, "k", "product", 1.0, "x", NULL);
+    fmx_entity_t k = nfx_ent(fx, "k", "product", 1.0, "x", NULL);
     assert_non_null(fmx_entity_list_push(&kids, &k, fx->zone));
-    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
-    s_add(fx, 0, "c", "carousel", NAN, "sub", NULL);
+    nfx_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    nfx_add(fx, 0, "c", "carousel", NAN, "sub", NULL);
     fx->raw[0].v[1].items = kids;
     fx->raw[0].v[1].has_items = true;
-    assert_int_equal(s_run(fx, "layout"), 0);
+    assert_int_equal(nfx_run(fx, "layout"), 0);
     for (int i = 0; i < 2; i++) {
         if (i == 0)
             s_token(fx, fx->out.v[0].token, "shop", "follows", "", 1, 0);
@@ -1107,13 +853,13 @@ static void test_layout_tokens_carry_variants(void **state) {
 
 /* The model in a token: the item's fields.model, else the layout's `model` param, else empty. */
 static void test_layout_token_model(void **state) {
-    s_fx_t *fx = *state;
-    s_add(fx, 0, "a", "livestream", 0.9, "follows", "model=gbdt_v3,seller_id=s1");
-    s_add(fx, 0, "b", "livestream", 0.5, "trending", "seller_id=s2");
-    s_add(fx, 0, "c", "livestream", 0.4, "trending", "model=7");
-    s_context(fx, "feed=home");
-    s_params(fx, "model=linear_v2");
-    assert_int_equal(s_run(fx, "layout"), 0);
+    nfx_t *fx = *state;
+    nfx_add(fx, 0, "a", "livestream", 0.9, "follows", "model=gbdt_v3,seller_id=s1");
+    nfx_add(fx, 0, "b", "livestream", 0.5, "trending", "seller_id=s2");
+    nfx_add(fx, 0, "c", "livestream", 0.4, "trending", "model=7");
+    nfx_context(fx, "feed=home");
+    nfx_params(fx, "model=linear_v2");
+    assert_int_equal(nfx_run(fx, "layout"), 0);
     s_token(fx, fx->out.v[0].token, "home", "follows", "gbdt_v3", 1, 0);
     s_token(fx, fx->out.v[1].token, "home", "trending", "linear_v2", 1, 1);
     s_token(fx, fx->out.v[2].token, "home", "trending", "linear_v2", 1, 2); /* not a str: the param */
@@ -1125,14 +871,14 @@ static void test_layout_token_model(void **state) {
     assert_int_equal(fmx_token_verify(&other, fx->out.v[0].token.ptr, fx->out.v[0].token.len, &z, &fx->tok, fx->err),
                      -1);
     msgpack_zone_destroy(&z);
-    s_params(fx, "model=3");
-    assert_int_equal(s_run(fx, "layout"), -1);
+    nfx_params(fx, "model=3");
+    assert_int_equal(nfx_run(fx, "layout"), -1);
     assert_non_null(strstr(fx->err, "model"));
 }
 
 /* Without a key layout does not start; too many experiments is an error, not a silent cut. */
 static void test_layout_needs_a_key(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     const fmx_node_type_t *t = fmx_node_type_find("layout");
     assert_non_null(t);
     assert_non_null(t->init);
@@ -1150,17 +896,17 @@ static void test_layout_needs_a_key(void **state) {
     for (int i = 0; i <= FMX_TOKEN_MAX_VARIANTS; i++) {
         char name[16];
         snprintf(name, sizeof name, "e%d", i);
-        s_str(fx, name);
-        s_str(fx, "v");
+        nfx_str(fx, name);
+        nfx_str(fx, "v");
     }
-    fx->context = s_take_obj(fx);
-    s_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
-    assert_int_equal(s_run(fx, "layout"), -1);
+    fx->context = nfx_take_obj(fx);
+    nfx_add(fx, 0, "a", "livestream", 0.9, "follows", NULL);
+    assert_int_equal(nfx_run(fx, "layout"), -1);
     assert_non_null(strstr(fx->err, "experiment"));
 }
 
 int main(void) {
-#define T(f) cmocka_unit_test_setup_teardown(f, s_setup, s_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, nfx_setup, nfx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_table),
         T(test_retrieve),

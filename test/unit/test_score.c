@@ -13,7 +13,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
@@ -30,43 +29,19 @@
 #include "common/store.h"
 #include "schemas/entity.h"
 #include "schemas/mpobj.h"
+#include "test/support/nodefx.h"
+#include "test/support/rng.h"
 
-typedef struct {
-    msgpack_zone *zone;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    fmx_entity_list_t raw, in;
-    msgpack_object params, context;
-    fmx_actor_env_t env;
-    fmx_task_t task;
-    void *state;
-    const fmx_node_type_t *type;
-    fmx_entity_list_t out;
-    char err[FMX_ERR_LEN];
-    char dir[64];
-    char ids[4096];
-    fmx_store_t *store;
-} s_fx_t;
-
-/* ---- fixture ---- */
-
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
+/* ---- fixture: test/support/nodefx, with the score type started on a data dir of its own ---- */
 
 static int s_setup(void **state) {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    assert_non_null(fx);
-    fx->zone = msgpack_zone_new(8192);
-    assert_non_null(fx->zone);
-    msgpack_sbuffer_init(&fx->sb);
-    msgpack_packer_init(&fx->pk, &fx->sb, msgpack_sbuffer_write);
-    fx->params.type = MSGPACK_OBJECT_NIL;
-    fx->context.type = MSGPACK_OBJECT_NIL;
+    nfx_setup(state);
+    nfx_t *fx = *state;
     fx->env.node_type = "score";
-    strcpy(fx->dir, "/tmp/fmx-test-score-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
+    fx->task.node = FMX_STR_LIT("scored");
+    fx->n_inputs = 1; /* one input, even while it is empty */
+    nfx_context(fx, "user_id=42");
+    nfx_tmpdir(fx, "score");
     char path[128];
     snprintf(path, sizeof(path), "%s/models", fx->dir);
     assert_int_equal(mkdir(path, 0755), 0);
@@ -74,133 +49,15 @@ static int s_setup(void **state) {
     fx->type = fmx_node_type_find("score");
     assert_non_null(fx->type);
     assert_int_equal(fx->type->init(&fx->state, &fx->env, fx->err), 0);
-    *state = fx;
     return 0;
 }
 
-static int s_teardown(void **state) {
-    s_fx_t *fx = *state;
-    fx->type->fini(&fx->state);
-    fmx_store_close(&fx->store);
-    nftw(fx->dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-    msgpack_sbuffer_destroy(&fx->sb);
-    msgpack_zone_free(fx->zone);
-    free(fx);
-    return 0;
+/* A livestream in the one input; fields is a spec or NULL. */
+static void s_add(nfx_t *fx, const char *id, const char *fields) {
+    nfx_add(fx, 0, id, "livestream", NAN, NULL, fields);
 }
 
-static msgpack_object s_take_obj(s_fx_t *fx) {
-    char *copy = msgpack_zone_malloc(fx->zone, fx->sb.size);
-    assert_non_null(copy);
-    memcpy(copy, fx->sb.data, fx->sb.size);
-    msgpack_object o;
-    size_t off = 0;
-    assert_int_equal(msgpack_unpack(copy, fx->sb.size, &off, fx->zone, &o), MSGPACK_UNPACK_SUCCESS);
-    msgpack_sbuffer_clear(&fx->sb);
-    return o;
-}
-
-static void s_str(msgpack_packer *pk, const char *s) {
-    msgpack_pack_str(pk, strlen(s));
-    msgpack_pack_str_body(pk, s, strlen(s));
-}
-
-/* Packs "k=v,k2=v2" as a map: v is an int, a float, or else a string. */
-static void s_pack_spec(s_fx_t *fx, const char *spec) {
-    char buf[512];
-    assert_true(strlen(spec) < sizeof(buf));
-    strcpy(buf, spec);
-    uint32_t n = 0;
-    for (const char *p = spec; *p; p++)
-        n += *p == '=';
-    msgpack_pack_map(&fx->pk, n);
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        assert_non_null(eq);
-        *eq = '\0';
-        const char *v = eq + 1;
-        s_str(&fx->pk, kv);
-        char *end;
-        long long i = strtoll(v, &end, 10);
-        if (*v && !*end) {
-            msgpack_pack_int64(&fx->pk, i);
-            continue;
-        }
-        double d = strtod(v, &end);
-        if (*v && !*end)
-            msgpack_pack_double(&fx->pk, d);
-        else
-            s_str(&fx->pk, v);
-    }
-}
-
-static void s_add(s_fx_t *fx, const char *id, const char *fields) {
-    fmx_entity_t e;
-    memset(&e, 0, sizeof(e));
-    size_t n = strlen(id);
-    char *p = msgpack_zone_malloc(fx->zone, n + 1);
-    assert_non_null(p);
-    memcpy(p, id, n + 1);
-    e.id = (fmx_str_t){p, n};
-    e.type = FMX_STR_LIT("livestream");
-    e.fields.type = MSGPACK_OBJECT_NIL;
-    if (fields) {
-        s_pack_spec(fx, fields);
-        e.fields = s_take_obj(fx);
-    }
-    assert_non_null(fmx_entity_list_push(&fx->raw, &e, fx->zone));
-}
-
-static void s_params(s_fx_t *fx, const char *spec) {
-    s_pack_spec(fx, spec);
-    fx->params = s_take_obj(fx);
-}
-
-static void s_context(s_fx_t *fx, const char *spec) {
-    s_pack_spec(fx, spec);
-    fx->context = s_take_obj(fx);
-}
-
-/* Runs the node on the entities added so far (after a msgpack round trip). */
-static int s_run(s_fx_t *fx) {
-    msgpack_sbuffer_clear(&fx->sb);
-    assert_int_equal(fmx_entity_list_pack(&fx->pk, &fx->raw), 0);
-    char *frame = msgpack_zone_malloc(fx->zone, fx->sb.size);
-    assert_non_null(frame);
-    memcpy(frame, fx->sb.data, fx->sb.size);
-    assert_int_equal(fmx_entity_list_decode_frame(frame, fx->sb.size, fx->zone, &fx->in, fx->err), 0);
-    msgpack_sbuffer_clear(&fx->sb);
-    if (fx->params.type == MSGPACK_OBJECT_NIL) s_params(fx, "");
-    if (fx->context.type == MSGPACK_OBJECT_NIL) s_context(fx, "user_id=42");
-    fx->task.request_id = FMX_STR_LIT("req-1");
-    fx->task.ranking_id = FMX_STR_LIT("R1");
-    fx->task.node = FMX_STR_LIT("scored");
-    fx->task.params = &fx->params;
-    fx->task.context = &fx->context;
-    fx->task.inputs = &fx->in;
-    fx->task.n_inputs = 1;
-    fx->task.zone = fx->zone;
-    fx->task.env = &fx->env;
-    fx->task.state = fx->state;
-    fmx_entity_list_init(&fx->out);
-    fx->err[0] = '\0';
-    return fx->type->run(&fx->task, &fx->out, fx->err);
-}
-
-static const char *s_ids(s_fx_t *fx) {
-    size_t n = 0;
-    fx->ids[0] = '\0';
-    for (size_t i = 0; i < fx->out.n; i++) {
-        int w = snprintf(fx->ids + n, sizeof(fx->ids) - n, "%s%.*s", i ? "," : "", (int)fx->out.v[i].id.len,
-                         fx->out.v[i].id.ptr);
-        assert_true(w > 0 && (size_t)w < sizeof(fx->ids) - n);
-        n += (size_t)w;
-    }
-    return fx->ids;
-}
-
-static double s_score_of(s_fx_t *fx, const char *id) {
+static double s_score_of(nfx_t *fx, const char *id) {
     for (size_t i = 0; i < fx->out.n; i++)
         if (fx->out.v[i].id.len == strlen(id) && memcmp(fx->out.v[i].id.ptr, id, strlen(id)) == 0) {
             assert_true(fx->out.v[i].has_score);
@@ -210,28 +67,17 @@ static double s_score_of(s_fx_t *fx, const char *id) {
     return NAN;
 }
 
-static void s_err_has(s_fx_t *fx, const char *needle) {
+static void s_err_has(nfx_t *fx, const char *needle) {
     if (!strstr(fx->err, needle)) fprintf(stderr, "err: '%s', want '%s'\n", fx->err, needle);
     assert_non_null(strstr(fx->err, needle));
 }
 
 /* ---- models ---- */
 
-static uint64_t s_rng(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double s_unit(uint64_t *s) {
-    return (double)(s_rng(s) >> 11) / 9007199254740992.0;
-}
-
 /* Trains `rounds` trees of depth `depth` on `cols` uniform columns where the label is
  * column `signal` > 0.5 (signal >= cols: random labels, which grow full trees), and saves <dir>/models/<name>.json with feedmix_features = attr (NULL:
  * no attribute). */
-static void s_make_model(s_fx_t *fx, const char *name, size_t cols, size_t signal, const char *attr, int rounds,
+static void s_make_model(nfx_t *fx, const char *name, size_t cols, size_t signal, const char *attr, int rounds,
                          int depth) {
     size_t n = 2000;
     float *x = malloc(n * cols * sizeof(float)), *y = malloc(n * sizeof(float));
@@ -239,8 +85,8 @@ static void s_make_model(s_fx_t *fx, const char *name, size_t cols, size_t signa
     uint64_t seed = 7;
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < cols; j++)
-            x[i * cols + j] = (float)s_unit(&seed);
-        y[i] = signal < cols ? x[i * cols + signal] > 0.5f : s_unit(&seed) < 0.3;
+            x[i * cols + j] = (float)rng_unit(&seed);
+        y[i] = signal < cols ? x[i * cols + signal] > 0.5f : rng_unit(&seed) < 0.3;
     }
     DMatrixHandle dm;
     BoosterHandle b;
@@ -265,13 +111,13 @@ static void s_make_model(s_fx_t *fx, const char *name, size_t cols, size_t signa
     free(y);
 }
 
-static void s_write_file(s_fx_t *fx, const char *name, const char *text, size_t len);
+static void s_write_file(nfx_t *fx, const char *name, const char *text, size_t len);
 
-static void s_write_text(s_fx_t *fx, const char *name, const char *text) {
+static void s_write_text(nfx_t *fx, const char *name, const char *text) {
     s_write_file(fx, name, text, strlen(text));
 }
 
-static void s_write_file(s_fx_t *fx, const char *name, const char *text, size_t len) {
+static void s_write_file(nfx_t *fx, const char *name, const char *text, size_t len) {
     char path[256], tmp[300];
     snprintf(path, sizeof(path), "%s/models/%s", fx->dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -301,50 +147,50 @@ static char *s_read_file(const char *path, size_t *len) {
 /* ---- tests ---- */
 
 static void test_xgb_scores(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_make_model(fx, "q", 2, 0, "quality,viewers", 20, 3);
     s_add(fx, "lo", "quality=0.1,viewers=5");
     s_add(fx, "hi", "quality=0.9,viewers=1");
     s_add(fx, "none", "viewers=3");
     s_add(fx, "hi2", "quality=0.8,viewers=100");
-    s_params(fx, "model=q");
-    assert_int_equal(s_run(fx), 0);
+    nfx_params(fx, "model=q");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_int_equal(fx->out.n, 4);
     double hi = s_score_of(fx, "hi"), hi2 = s_score_of(fx, "hi2"), lo = s_score_of(fx, "lo");
     double none = s_score_of(fx, "none");
     assert_true(hi > 0.9 && hi2 > 0.9 && lo < 0.1);
     assert_true(none > 0 && none < 1); /* missing quality: the trees' default branch */
     /* Best first; lo last; none lands wherever the trees send a missing value. */
-    const char *ids = s_ids(fx);
+    const char *ids = nfx_ids(fx, &fx->out);
     assert_true(strlen(ids) > 3 && strcmp(ids + strlen(ids) - 3, ",lo") == 0);
     assert_true(strstr(ids, "hi,") < strstr(ids, "hi2,"));
     for (size_t i = 1; i < fx->out.n; i++)
         assert_true(fx->out.v[i - 1].score >= fx->out.v[i].score);
 
     /* Equal rows keep their input order (stable). */
-    fx->raw.n = 0;
+    fx->raw[0].n = 0;
     s_add(fx, "a", "quality=0.7");
     s_add(fx, "b", "quality=0.2");
     s_add(fx, "c", "quality=0.7");
     s_add(fx, "d", "quality=0.7");
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "a,c,d,b");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,c,d,b");
 
     /* No input: no output, no predict. */
-    fx->raw.n = 0;
-    assert_int_equal(s_run(fx), 0);
+    fx->raw[0].n = 0;
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_int_equal(fx->out.n, 0);
 
     /* A task past its deadline is dropped before predicting. */
     s_add(fx, "a", "quality=0.7");
     fx->task.deadline_us = 1;
-    assert_int_equal(s_run(fx), -1);
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "deadline");
     fx->task.deadline_us = 0;
 }
 
 static void test_xgb_user_record(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     /* Column 0 is the signal: user.activity; the model never saw NaN, so a missing user takes
      * the default branch, whatever that is. */
     s_make_model(fx, "ua", 2, 0, "user.activity,quality", 20, 3);
@@ -354,10 +200,10 @@ static void test_xgb_user_record(void **state) {
     assert_non_null(fx->store);
     fmx_store_txn_t *w = fmx_store_write_begin(fx->store, fx->err);
     assert_non_null(w);
-    s_pack_spec(fx, "geo=US,activity=0.9");
+    nfx_pack_spec(fx, "geo=US,activity=0.9");
     assert_int_equal(fmx_store_put(w, "user:7", 6, fx->sb.data, fx->sb.size, fx->err), 0);
     msgpack_sbuffer_clear(&fx->sb);
-    s_pack_spec(fx, "geo=US,activity=0.1");
+    nfx_pack_spec(fx, "geo=US,activity=0.1");
     assert_int_equal(fmx_store_put(w, "user:8", 6, fx->sb.data, fx->sb.size, fx->err), 0);
     msgpack_sbuffer_clear(&fx->sb);
     msgpack_pack_array(&fx->pk, 0); /* not a map: no user */
@@ -367,88 +213,88 @@ static void test_xgb_user_record(void **state) {
     fx->env.store = fx->store;
 
     s_add(fx, "a", "quality=0.5");
-    s_params(fx, "model=ua");
+    nfx_params(fx, "model=ua");
     msgpack_pack_map(&fx->pk, 1); /* the broker sends user_id as a string */
-    s_str(&fx->pk, "user_id");
-    s_str(&fx->pk, "7");
-    fx->context = s_take_obj(fx);
-    assert_int_equal(s_run(fx), 0);
+    nfx_str(fx, "user_id");
+    nfx_str(fx, "7");
+    fx->context = nfx_take_obj(fx);
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") > 0.9);
-    s_context(fx, "user_id=8");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "user_id=8");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") < 0.1);
     /* An int user_id reads the same record. */
-    s_context(fx, "user_id=7");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "user_id=7");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") > 0.9);
 
     /* Missing record, a record that is not a map, no user_id, no store: scored all the same. */
-    s_context(fx, "user_id=12345");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "user_id=12345");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     double missing = s_score_of(fx, "a");
-    s_context(fx, "user_id=9");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "user_id=9");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") == missing);
-    s_context(fx, "geo=US");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "geo=US");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") == missing);
     fx->env.store = NULL;
-    s_context(fx, "user_id=7");
-    assert_int_equal(s_run(fx), 0);
+    nfx_context(fx, "user_id=7");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") == missing);
 }
 
 static void test_scorer_choice(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_make_model(fx, "both", 1, 0, "quality", 10, 2);
     s_write_text(fx, "both.weights", "quality 100\n");
     s_write_text(fx, "lin.weights", "bias 5\n");
     s_add(fx, "a", "quality=0.9");
     s_add(fx, "b", "quality=0.2");
 
-    s_params(fx, "model=both"); /* the .json wins */
-    assert_int_equal(s_run(fx), 0);
+    nfx_params(fx, "model=both"); /* the .json wins */
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") > 0.5 && s_score_of(fx, "a") < 1);
-    s_params(fx, "model=both,scorer=linear");
-    assert_int_equal(s_run(fx), 0);
+    nfx_params(fx, "model=both,scorer=linear");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(fabs(s_score_of(fx, "a") - 90) < 1e-9);
-    s_params(fx, "model=both,scorer=xgboost");
-    assert_int_equal(s_run(fx), 0);
+    nfx_params(fx, "model=both,scorer=xgboost");
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "a") < 1);
-    assert_string_equal(s_ids(fx), "a,b");
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,b");
 
-    s_params(fx, "model=lin"); /* no .json: the .weights */
-    assert_int_equal(s_run(fx), 0);
+    nfx_params(fx, "model=lin"); /* no .json: the .weights */
+    assert_int_equal(nfx_run(fx, "score"), 0);
     assert_true(s_score_of(fx, "b") == 5);
-    s_params(fx, "model=lin,scorer=xgboost");
-    assert_int_equal(s_run(fx), -1);
+    nfx_params(fx, "model=lin,scorer=xgboost");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "lin.json");
-    s_params(fx, "model=both,scorer=forest");
-    assert_int_equal(s_run(fx), -1);
+    nfx_params(fx, "model=both,scorer=forest");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "scorer");
     msgpack_pack_map(&fx->pk, 2);
-    s_str(&fx->pk, "weights");
-    s_pack_spec(fx, "quality=1");
-    s_str(&fx->pk, "scorer");
-    s_str(&fx->pk, "xgboost");
-    fx->params = s_take_obj(fx);
-    assert_int_equal(s_run(fx), -1);
+    nfx_str(fx, "weights");
+    nfx_pack_spec(fx, "quality=1");
+    nfx_str(fx, "scorer");
+    nfx_str(fx, "xgboost");
+    fx->params = nfx_take_obj(fx);
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "weights");
-    s_params(fx, "model=../models/both");
-    assert_int_equal(s_run(fx), -1);
+    nfx_params(fx, "model=../models/both");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "bad model name");
 
     /* No data dir: a model cannot be found, but inline weights still work. */
     fx->type->fini(&fx->state);
     fx->env.data_dir = NULL;
     assert_int_equal(fx->type->init(&fx->state, &fx->env, fx->err), 0);
-    s_params(fx, "model=both");
-    assert_int_equal(s_run(fx), -1);
+    nfx_params(fx, "model=both");
+    assert_int_equal(nfx_run(fx, "score"), -1);
     s_err_has(fx, "no data directory");
 }
 
 static void test_bad_models(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_make_model(fx, "good", 2, 0, "quality,viewers", 10, 3);
     s_make_model(fx, "noattr", 2, 0, NULL, 10, 3);
     s_make_model(fx, "count", 2, 0, "quality,viewers,rating", 10, 3);
@@ -480,44 +326,44 @@ static void test_bad_models(void **state) {
     char spec[64];
     for (size_t i = 0; i < FMX_ARRAY_LEN(cases); i++) {
         snprintf(spec, sizeof(spec), "model=%s,scorer=xgboost", cases[i].model);
-        s_params(fx, spec);
-        assert_int_equal(s_run(fx), -1);
+        nfx_params(fx, spec);
+        assert_int_equal(nfx_run(fx, "score"), -1);
         s_err_has(fx, cases[i].needle);
         /* The node keeps serving the good model between failures. */
-        s_params(fx, "model=good");
-        assert_int_equal(s_run(fx), 0);
-        assert_string_equal(s_ids(fx), "a,b");
+        nfx_params(fx, "model=good");
+        assert_int_equal(nfx_run(fx, "score"), 0);
+        assert_string_equal(nfx_ids(fx, &fx->out), "a,b");
     }
     /* Fixing a broken file on disk fixes the next task (a failed load is not cached). */
     snprintf(path, sizeof(path), "%s/models/good.json", fx->dir);
     json = s_read_file(path, &len);
     s_write_file(fx, "trunc.json", json, len);
     free(json);
-    s_params(fx, "model=trunc");
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "a,b");
+    nfx_params(fx, "model=trunc");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "a,b");
 }
 
 static void test_reload(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     s_make_model(fx, "m", 2, 0, "quality,viewers", 10, 3); /* likes quality */
     s_add(fx, "q", "quality=0.9,viewers=0.1");
     s_add(fx, "v", "quality=0.1,viewers=0.9");
-    s_params(fx, "model=m,scorer=xgboost");
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "q,v");
+    nfx_params(fx, "model=m,scorer=xgboost");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "q,v");
     /* A retrained model renamed into place is picked up by the next task. */
     char path[256], tmp[256];
     s_make_model(fx, "m2", 2, 1, "quality,viewers", 10, 3); /* likes viewers */
     snprintf(tmp, sizeof(tmp), "%s/models/m2.json", fx->dir);
     snprintf(path, sizeof(path), "%s/models/m.json", fx->dir);
     assert_int_equal(rename(tmp, path), 0);
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "v,q");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "v,q");
     /* Deleted: the cached model keeps serving. */
     assert_int_equal(remove(path), 0);
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "v,q");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "v,q");
     /* init preloads the directory's XGBoost models: a restarted node serves m3 after its file
      * is gone. */
     s_make_model(fx, "m3", 2, 1, "quality,viewers", 10, 3);
@@ -525,18 +371,18 @@ static void test_reload(void **state) {
     assert_int_equal(fx->type->init(&fx->state, &fx->env, fx->err), 0);
     snprintf(path, sizeof(path), "%s/models/m3.json", fx->dir);
     assert_int_equal(remove(path), 0);
-    s_params(fx, "model=m3,scorer=xgboost");
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "v,q");
+    nfx_params(fx, "model=m3,scorer=xgboost");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "v,q");
     /* More models than the cache holds: each still loads and scores. */
     char name[32], spec[64];
     for (int i = 0; i < 20; i++) {
         snprintf(name, sizeof(name), "c%d", i);
         s_make_model(fx, name, 2, (size_t)(i % 2), "quality,viewers", 2, 2);
         snprintf(spec, sizeof(spec), "model=%s", name);
-        s_params(fx, spec);
-        assert_int_equal(s_run(fx), 0);
-        assert_string_equal(s_ids(fx), i % 2 ? "v,q" : "q,v");
+        nfx_params(fx, spec);
+        assert_int_equal(nfx_run(fx, "score"), 0);
+        assert_string_equal(nfx_ids(fx, &fx->out), i % 2 ? "v,q" : "q,v");
     }
 }
 
@@ -545,7 +391,7 @@ static void test_reload(void **state) {
 /* A store where a livestream impression is clicked with p = 0.85 when quality > 0.5 and 0.1
  * otherwise; products are always clicked (they must not leak into a livestream model); a few
  * rows name a livestream without a record. */
-static void s_planted_store(s_fx_t *fx, const char *path, size_t *live_rows, size_t *orphans) {
+static void s_planted_store(nfx_t *fx, const char *path, size_t *live_rows, size_t *orphans) {
     fmx_store_t *st = fmx_store_open(path, 0, 64, fx->err);
     assert_non_null(st);
     fmx_store_txn_t *w = fmx_store_write_begin(st, fx->err);
@@ -557,34 +403,34 @@ static void s_planted_store(s_fx_t *fx, const char *path, size_t *live_rows, siz
     static const char *const cats[] = {"gaming", "fashion", "food", "art"};
     for (int i = 1; i <= USERS; i++) {
         msgpack_pack_map(pk, 3);
-        s_str(pk, "geo");
-        s_str(pk, "US");
-        s_str(pk, "categories");
+        nfx_str(fx, "geo");
+        nfx_str(fx, "US");
+        nfx_str(fx, "categories");
         msgpack_pack_array(pk, 1);
-        s_str(pk, cats[i % 4]);
-        s_str(pk, "activity");
-        msgpack_pack_double(pk, s_unit(&seed));
+        nfx_str(fx, cats[i % 4]);
+        nfx_str(fx, "activity");
+        msgpack_pack_double(pk, rng_unit(&seed));
         snprintf(key, sizeof(key), "user:%d", i);
         assert_int_equal(fmx_store_put(w, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
         msgpack_sbuffer_clear(&fx->sb);
     }
     double quality[LIVE + 1];
     for (int i = 1; i <= LIVE; i++) {
-        quality[i] = s_unit(&seed);
+        quality[i] = rng_unit(&seed);
         msgpack_pack_map(pk, 4);
-        s_str(pk, "quality");
+        nfx_str(fx, "quality");
         msgpack_pack_double(pk, quality[i]);
-        s_str(pk, "viewers");
-        msgpack_pack_uint64(pk, s_rng(&seed) % 1000);
-        s_str(pk, "category");
-        s_str(pk, cats[i % 4]);
-        s_str(pk, "is_live");
+        nfx_str(fx, "viewers");
+        msgpack_pack_uint64(pk, rng_next(&seed) % 1000);
+        nfx_str(fx, "category");
+        nfx_str(fx, cats[i % 4]);
+        nfx_str(fx, "is_live");
         msgpack_pack_uint64(pk, 1);
         snprintf(key, sizeof(key), "entity:livestream:ls%d", i);
         assert_int_equal(fmx_store_put(w, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
         msgpack_sbuffer_clear(&fx->sb);
         msgpack_pack_map(pk, 1);
-        s_str(pk, "price");
+        nfx_str(fx, "price");
         msgpack_pack_double(pk, 10);
         snprintf(key, sizeof(key), "entity:product:p%d", i);
         assert_int_equal(fmx_store_put(w, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
@@ -600,36 +446,36 @@ static void s_planted_store(s_fx_t *fx, const char *path, size_t *live_rows, siz
             int user = (int)(row / PER_USER) + 1;
             msgpack_pack_array(pk, 4);
             msgpack_pack_uint64(pk, (uint64_t)user);
-            int id = (int)(s_rng(&seed) % LIVE) + 1;
+            int id = (int)(rng_next(&seed) % LIVE) + 1;
             if (row % 5 == 4) {
-                s_str(pk, "product");
+                nfx_str(fx, "product");
                 snprintf(key, sizeof(key), "p%d", id);
-                s_str(pk, key);
+                nfx_str(fx, key);
                 msgpack_pack_uint64(pk, 1);
                 continue;
             }
-            s_str(pk, "livestream");
+            nfx_str(fx, "livestream");
             (*live_rows)++;
             if (row % 97 == 0) {
                 (*orphans)++;
-                s_str(pk, "ls999999");
+                nfx_str(fx, "ls999999");
                 msgpack_pack_uint64(pk, 0);
                 continue;
             }
             snprintf(key, sizeof(key), "ls%d", id);
-            s_str(pk, key);
-            msgpack_pack_uint64(pk, s_unit(&seed) < (quality[id] > 0.5 ? 0.85 : 0.1) ? 1 : 0);
+            nfx_str(fx, key);
+            msgpack_pack_uint64(pk, rng_unit(&seed) < (quality[id] > 0.5 ? 0.85 : 0.1) ? 1 : 0);
         }
         snprintf(key, sizeof(key), "interactions:%zu", c);
         assert_int_equal(fmx_store_put(w, key, strlen(key), fx->sb.data, fx->sb.size, fx->err), 0);
         msgpack_sbuffer_clear(&fx->sb);
     }
     msgpack_pack_map(pk, 3);
-    s_str(pk, "chunks");
+    nfx_str(fx, "chunks");
     msgpack_pack_uint64(pk, chunks);
-    s_str(pk, "rows");
+    nfx_str(fx, "rows");
     msgpack_pack_uint64(pk, total);
-    s_str(pk, "positives");
+    nfx_str(fx, "positives");
     msgpack_pack_uint64(pk, 0); /* not read by the trainer */
     assert_int_equal(fmx_store_put(w, "interactions:meta", 17, fx->sb.data, fx->sb.size, fx->err), 0);
     msgpack_sbuffer_clear(&fx->sb);
@@ -671,7 +517,7 @@ static void s_metric(const char *out, const char *label, double *logloss, double
 }
 
 static void test_train_planted(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     char store[128], models[128], out[128], model[160];
     snprintf(store, sizeof(store), "%s/store", fx->dir);
     snprintf(models, sizeof(models), "%s/models", fx->dir);
@@ -720,9 +566,9 @@ static void test_train_planted(void **state) {
     /* Served: a high-quality stream above a low-quality one, whatever the other fields. */
     s_add(fx, "low", "quality=0.1,viewers=900,is_live=1,category=gaming");
     s_add(fx, "high", "quality=0.9,viewers=3,is_live=1,category=art");
-    s_params(fx, "model=planted");
-    assert_int_equal(s_run(fx), 0);
-    assert_string_equal(s_ids(fx), "high,low");
+    nfx_params(fx, "model=planted");
+    assert_int_equal(nfx_run(fx, "score"), 0);
+    assert_string_equal(nfx_ids(fx, &fx->out), "high,low");
     assert_true(s_score_of(fx, "high") > 0.6 && s_score_of(fx, "low") < 0.3);
 
     /* Errors the trainer explains: no interactions, unknown type without features, bad option. */
@@ -760,7 +606,7 @@ static double s_now_us(clockid_t clock) {
 }
 
 static void test_bench(void **state) {
-    s_fx_t *fx = *state;
+    nfx_t *fx = *state;
     if (!getenv("FMX_BENCH")) {
         skip();
         return;
@@ -776,14 +622,14 @@ static void test_bench(void **state) {
     for (int i = 0; i < 300; i++) {
         snprintf(id, sizeof(id), "ls%d", i);
         snprintf(spec, sizeof(spec), "quality=%.3f,viewers=%d,started_min_ago=%d,is_live=1,category=gaming",
-                 s_unit(&seed), (int)(s_rng(&seed) % 5000), (int)(s_rng(&seed) % 300));
+                 rng_unit(&seed), (int)(rng_next(&seed) % 5000), (int)(rng_next(&seed) % 300));
         s_add(fx, id, spec);
     }
     static const char *const specs[] = {"model=b100,scorer=linear", "model=b100,scorer=xgboost",
                                         "model=b4,scorer=xgboost"};
     for (size_t k = 0; k < FMX_ARRAY_LEN(specs); k++) {
-        s_params(fx, specs[k]);
-        assert_int_equal(s_run(fx), 0); /* loads and caches, and decodes the input once */
+        nfx_params(fx, specs[k]);
+        assert_int_equal(nfx_run(fx, "score"), 0); /* loads and caches, and decodes the input once */
         int iters = 300;
         double t0 = s_now_us(CLOCK_MONOTONIC), c0 = s_now_us(CLOCK_THREAD_CPUTIME_ID);
         double p0 = s_now_us(CLOCK_PROCESS_CPUTIME_ID);
@@ -808,13 +654,13 @@ static void test_bench(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_xgb_scores, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_xgb_user_record, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_scorer_choice, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bad_models, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_reload, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_train_planted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_bench, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_xgb_scores, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_xgb_user_record, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_scorer_choice, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_models, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reload, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_train_planted, s_setup, nfx_teardown),
+        cmocka_unit_test_setup_teardown(test_bench, s_setup, nfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
