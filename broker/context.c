@@ -18,6 +18,13 @@ void fmx_req_context_init(fmx_req_context_t *self, fmx_str_t user_id, fmx_str_t 
     self->weekday = ((days % 7) + 7 + 3) % 7; /* 1970-01-01 was a Thursday (3 with Monday = 0) */
 }
 
+bool fmx_req_context_reserved(const char *name, size_t len) {
+    static const char *const reserved[] = {"user_id", "request_id", "ranking_id", "feed", "experiments"};
+    for (size_t i = 0; i < FMX_ARRAY_LEN(reserved); i++)
+        if (strlen(reserved[i]) == len && memcmp(reserved[i], name, len) == 0) return true;
+    return false;
+}
+
 static int s_str(fmx_scalar_t *out, fmx_str_t s) {
     out->kind = FMX_SCALAR_STR;
     out->u.s = s;

@@ -6,6 +6,7 @@
 #define FMX_CONTEXT_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/fmx.h"
@@ -20,6 +21,10 @@ typedef struct {
 /* now_unix_s is used when the context has no integer `time`. */
 void fmx_req_context_init(fmx_req_context_t *self, fmx_str_t user_id, fmx_str_t request_id, fmx_str_t feed,
                           const msgpack_object *context, int64_t now_unix_s);
+/* Is name one of the facts the broker sets itself in the context actors see (user_id,
+ * request_id, ranking_id, feed, experiments)? Neither a client's context nor a feed's `context:`
+ * defaults may set them. */
+bool fmx_req_context_reserved(const char *name, size_t len);
 /* An fmx_lookup_fn over the facts above; arg is the fmx_req_context_t. */
 int fmx_req_context_lookup(void *arg, const char *name, size_t len, fmx_scalar_t *out);
 

@@ -42,10 +42,7 @@ static uint64_t s_task_id(const fmx_broker_t *b, const fmx_run_t *run, size_t i)
 
 /* Keys the broker sets itself in the context actors see; same-named client keys are dropped. */
 static bool s_reserved_context_key(const msgpack_object *k) {
-    static const char *const reserved[] = {"user_id", "request_id", "ranking_id", "feed", "experiments"};
-    for (size_t i = 0; i < FMX_ARRAY_LEN(reserved); i++)
-        if (fmx_mp_str_eq(k, reserved[i])) return true;
-    return false;
+    return k->type == MSGPACK_OBJECT_STR && fmx_req_context_reserved(k->via.str.ptr, k->via.str.size);
 }
 
 /* Does the client's context carry key? */
@@ -624,14 +621,10 @@ static int s_prepare(fmx_broker_t *b, fmx_run_t *run, fmx_str_t feed, char err[F
         return -1;
     /* The request's `limit` (a protocol field) sets the feed's `limit` parameter when it has one,
      * within that parameter's declared bounds: share's "top 10" stays 10 when 12 are asked for. */
-    if (run->req.limit > 0 && fmx_value_map_get(run->res.feed->params, "limit")) {
-        const fmx_feed_t *f = run->res.feed;
-        for (size_t d = 0; d < f->n_param_decls; d++) {
-            const fmx_param_decl_t *decl = &f->param_decls[d];
-            if (strcmp(decl->name, "limit") != 0) continue;
-            if (decl->has_max && (double)run->req.limit > decl->max) run->req.limit = (int64_t)decl->max;
-            if (decl->has_min && (double)run->req.limit < decl->min) run->req.limit = (int64_t)decl->min;
-        }
+    const fmx_param_decl_t *decl = fmx_feed_param(run->res.feed, "limit");
+    if (run->req.limit > 0 && decl) {
+        if (decl->has_max && (double)run->req.limit > decl->max) run->req.limit = (int64_t)decl->max;
+        if (decl->has_min && (double)run->req.limit < decl->min) run->req.limit = (int64_t)decl->min;
         fmx_scalar_t limit = {.kind = FMX_SCALAR_INT, .u.i = run->req.limit};
         fmx_resolution_set(&run->res, FMX_STR_LIT("limit"), &limit);
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broker/context.h"
 #include "broker/yaml.h"
 #include "schemas/node_schema.h"
 
@@ -929,6 +930,15 @@ static fmx_feed_t *s_feed_load(const char *path, char err[FMX_ERR_LEN], s_marks_
     if (s_feed_params(&L, self, y_params) != 0) goto fail;
     self->context = s_defaults_map(&L, y_context, "context must be a map of defaults for request context keys");
     if (!self->context) goto fail;
+    for (size_t i = 0; i < self->context->u.map.n; i++) {
+        const char *key = self->context->u.map.keys[i];
+        if (fmx_req_context_reserved(key, strlen(key))) {
+            const fmx_value_t *v = self->context->u.map.vals[i];
+            fmx_yaml_fail(&L, v->line, v->col, "context: `%s` is set by the broker for every request, not a default",
+                          key);
+            goto fail;
+        }
+    }
     if (y_deadline && s_positive_ms(&L, y_deadline, "deadline_ms", &self->deadline_ms) != 0) goto fail;
     if (y_fail && !(self->on_failure = fmx_yaml_name_dup(&L, y_fail, "on_failure feed"))) goto fail;
     if (s_feed_nodes(&L, self, y_nodes, y_output) != 0) goto fail;

@@ -218,6 +218,7 @@ static const fixtures_bad_t bad_cases[] = {
     {"multi_doc.yaml", "5:1", "only one YAML document per file"},
     {"unknown_top_key.yaml", "2:1", "unknown key 'version' (allowed: feed, params, context, deadline_ms, on_failure, nodes, output)"},
     {"context_not_map.yaml", "2:10", "context must be a map of defaults for request context keys"},
+    {"context_reserved.yaml", "2:30", "context: `user_id` is set by the broker for every request, not a default"},
     {"duplicate_top_key.yaml", "4:1", "duplicate key 'feed' (first at line 1)"},
     {"missing_output.yaml", "1:1", "missing required key 'output'"},
     {"bad_feed_name.yaml", "1:7", "feed name 'home page' must be"},
