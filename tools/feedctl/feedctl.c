@@ -226,6 +226,20 @@ static int s_unpack(zmq_msg_t *frame, msgpack_unpacked *up)
     return 0;
 }
 
+/* Sends sb (destroyed here) to endpoint and decodes the reply into *up. *frame holds the bytes up
+ * points into; the caller closes it and destroys *up whatever the result (both are initialised).
+ * Returns an exit code as s_call does. */
+static int s_request(const char *endpoint, msgpack_sbuffer *sb, int timeout_ms, zmq_msg_t *frame, msgpack_unpacked *up)
+{
+    int rc = s_call(endpoint, sb->data, sb->size, timeout_ms, frame);
+    msgpack_sbuffer_destroy(sb);
+    if (rc != EXIT_SERVED) {
+        msgpack_unpacked_init(up);
+        return rc;
+    }
+    return s_unpack(frame, up) == 0 ? EXIT_SERVED : EXIT_ERROR;
+}
+
 static const msgpack_object *s_get(const msgpack_object *map, const char *key)
 {
     if (!map || map->type != MSGPACK_OBJECT_MAP)
@@ -431,15 +445,12 @@ static int s_cmd_get(int argc, char **argv)
     }
 
     zmq_msg_t frame;
+    msgpack_unpacked up;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = s_call(endpoint, sb.data, sb.size, timeout_ms, &frame);
+    int rc = s_request(endpoint, &sb, timeout_ms, &frame, &up);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc != EXIT_SERVED)
-        return rc;
-    msgpack_unpacked up;
-    if (s_unpack(&frame, &up) == 0) {
+    if (rc == EXIT_SERVED) {
         if (summary)
             s_print_summary(stdout, feed, &up.data,
                             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
@@ -449,8 +460,6 @@ static int s_cmd_get(int argc, char **argv)
         rc = s_str_is(status, "ok") || s_str_is(status, "degraded") ? EXIT_SERVED : EXIT_ERROR;
         if (trace_out && rc == EXIT_SERVED && s_write_trace(trace_out, &up.data) != 0)
             rc = EXIT_ERROR;
-    } else {
-        rc = EXIT_ERROR;
     }
     msgpack_unpacked_destroy(&up);
     zmq_msg_close(&frame);
@@ -505,15 +514,7 @@ static int s_admin_call(const char *admin, const char *cmd, int timeout_ms, zmq_
     msgpack_pack_map(&pk, 1);
     s_pack_str(&pk, "cmd");
     s_pack_str(&pk, cmd);
-    int rc = s_call(admin, sb.data, sb.size, timeout_ms, frame);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc != EXIT_SERVED) {
-        msgpack_unpacked_init(up);
-        return rc;
-    }
-    if (s_unpack(frame, up) != 0)
-        return EXIT_ERROR;
-    return EXIT_SERVED;
+    return s_request(admin, &sb, timeout_ms, frame, up);
 }
 
 static void s_print_int(const msgpack_object *o, int width)
@@ -601,7 +602,6 @@ static int s_print_metrics(const char *admin, int timeout_ms, bool tables)
     return rc;
 }
 
-/* stats, replicas, metrics, reload: argv[0] is the admin command's name. */
 /* feedctl event TYPE --token T [--user ID] [--request-id X]: reports an engagement with an item,
  * as a client app does (DESIGN section 4); prints the reply. */
 static int s_cmd_event(int argc, char **argv)
@@ -651,22 +651,18 @@ static int s_cmd_event(int argc, char **argv)
         s_pack_str(&pk, request_id);
     }
     zmq_msg_t frame;
-    int rc = s_call(endpoint, sb.data, sb.size, timeout_ms, &frame);
-    msgpack_sbuffer_destroy(&sb);
-    if (rc != EXIT_SERVED)
-        return rc;
     msgpack_unpacked up;
-    if (s_unpack(&frame, &up) == 0) {
+    int rc = s_request(endpoint, &sb, timeout_ms, &frame, &up);
+    if (rc == EXIT_SERVED) {
         s_print_json(stdout, &up.data);
         rc = s_str_is(s_get(&up.data, "status"), "ok") ? EXIT_SERVED : EXIT_ERROR;
-    } else {
-        rc = EXIT_ERROR;
     }
     msgpack_unpacked_destroy(&up);
     zmq_msg_close(&frame);
     return rc;
 }
 
+/* stats, replicas, metrics, reload: argv[0] is the admin command's name. */
 static int s_cmd_admin(int argc, char **argv)
 {
     const char *admin;
