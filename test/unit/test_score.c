@@ -563,6 +563,15 @@ static void test_train_planted(void **state) {
     free(first);
     free(second);
 
+    /* --models creates missing parents, as feedmix-seed --models does. */
+    char deep[160], deep_model[200];
+    snprintf(deep, sizeof(deep), "%s/a/b/models", fx->dir);
+    snprintf(deep_model, sizeof(deep_model), "%s/planted.json", deep);
+    const char *deep_argv[] = {"feedmix-train", "--type",  "livestream", "--store", store, "--models", deep,
+                               "--name",        "planted", "--rounds",   "1",       NULL};
+    assert_int_equal(s_train(deep_argv, out), 0);
+    assert_int_equal(access(deep_model, R_OK), 0);
+
     /* Served: a high-quality stream above a low-quality one, whatever the other fields. */
     s_add(fx, "low", "quality=0.1,viewers=900,is_live=1,category=gaming");
     s_add(fx, "high", "quality=0.9,viewers=3,is_live=1,category=art");

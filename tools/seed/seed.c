@@ -86,12 +86,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/fmx.h"
 #include "common/store.h"
+#include "schemas/mpobj.h"
 #include "tools/seed/gen.h"
 
 #define S_VERSION     2
@@ -194,29 +194,23 @@ static int s_flush(s_writer_t *w) {
     return fmx_store_commit(&w->txn, w->err);
 }
 
-static void s_str(msgpack_packer *pk, const char *s) {
-    size_t n = strlen(s);
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
 static void s_kv_str(msgpack_packer *pk, const char *k, const char *v) {
-    s_str(pk, k);
-    s_str(pk, v);
+    fmx_mp_pack_cstr(pk, k);
+    fmx_mp_pack_cstr(pk, v);
 }
 
 static void s_kv_int(msgpack_packer *pk, const char *k, int64_t v) {
-    s_str(pk, k);
+    fmx_mp_pack_cstr(pk, k);
     msgpack_pack_int64(pk, v);
 }
 
 static void s_kv_double(msgpack_packer *pk, const char *k, double v) {
-    s_str(pk, k);
+    fmx_mp_pack_cstr(pk, k);
     msgpack_pack_double(pk, v);
 }
 
 static void s_kv_bool(msgpack_packer *pk, const char *k, bool v) {
-    s_str(pk, k);
+    fmx_mp_pack_cstr(pk, k);
     if (v)
         msgpack_pack_true(pk);
     else
@@ -253,7 +247,7 @@ static void s_pack_id(msgpack_packer *pk, uint8_t type, uint32_t idx) {
 }
 
 static void s_kv_id(msgpack_packer *pk, const char *k, uint8_t type, uint32_t idx) {
-    s_str(pk, k);
+    fmx_mp_pack_cstr(pk, k);
     s_pack_id(pk, type, idx);
 }
 
@@ -263,7 +257,7 @@ static void s_ref(msgpack_packer *pk, uint8_t type, uint32_t idx, bool with_scor
     S_LIT(pk, "id");
     s_pack_id(pk, type, idx);
     S_LIT(pk, "type");
-    s_str(pk, fmx_gen_type_names[type]);
+    fmx_mp_pack_cstr(pk, fmx_gen_type_names[type]);
     if (with_score) {
         S_LIT(pk, "score");
         msgpack_pack_double(pk, score);
@@ -443,7 +437,7 @@ static int s_write_rows(s_writer_t *w, size_t uid, const fmx_gen_lists_t *l) {
         const fmx_gen_row_t *row = &l->rows[i];
         msgpack_pack_array(&w->rows_pk, 4);
         msgpack_pack_uint64(&w->rows_pk, uid);
-        s_str(&w->rows_pk, fmx_gen_type_names[row->type]);
+        fmx_mp_pack_cstr(&w->rows_pk, fmx_gen_type_names[row->type]);
         s_pack_id(&w->rows_pk, row->type, row->idx);
         msgpack_pack_int(&w->rows_pk, row->label);
         w->rows++;
@@ -460,10 +454,10 @@ static int s_write_user(s_writer_t *w, const fmx_gen_t *g, size_t uid, const fmx
 
     msgpack_pack_map(pk, 7);
     s_kv_str(pk, "geo", fmx_gen_geos[u->geo]);
-    s_str(pk, "categories");
+    fmx_mp_pack_cstr(pk, "categories");
     msgpack_pack_array(pk, 3);
     for (int c = 0; c < 3; c++)
-        s_str(pk, fmx_gen_cats[u->cats[c]]);
+        fmx_mp_pack_cstr(pk, fmx_gen_cats[u->cats[c]]);
     s_kv_str(pk, "platform", fmx_gen_platforms[u->platform]);
     s_kv_int(pk, "quiet_start", u->quiet_start);
     s_kv_int(pk, "quiet_end", u->quiet_end);
@@ -511,21 +505,6 @@ static int s_write_user(s_writer_t *w, const fmx_gen_t *g, size_t uid, const fmx
 }
 
 /* ---- models ---- */
-
-static int s_mkdirs(const char *path) {
-    char buf[4096];
-    size_t len = strlen(path);
-    if (len == 0 || len >= sizeof(buf)) return -1;
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
-        buf[i] = saved;
-    }
-    return 0;
-}
 
 static int s_write_model(const char *dir, const char *name, const char *text) {
     char path[4096], tmp[4096 + 8];
@@ -587,7 +566,7 @@ static void s_pack_meta(msgpack_packer *pk, size_t n_users, size_t n_sellers, ui
     msgpack_pack_map(pk, 4);
     s_kv_int(pk, "users", (int64_t)n_users);
     s_kv_int(pk, "sellers", (int64_t)n_sellers);
-    s_str(pk, "seed");
+    fmx_mp_pack_cstr(pk, "seed");
     msgpack_pack_uint64(pk, seed);
     s_kv_int(pk, "version", S_VERSION);
 }
@@ -647,7 +626,7 @@ static void s_usage(FILE *f) {
 
 int main(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
-    long users = S_DEFAULT_USERS;
+    uint32_t users = S_DEFAULT_USERS;
     uint64_t seed = 1;
     bool force = false, quiet = false, progress = false;
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
@@ -666,9 +645,7 @@ int main(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'm': models = optarg; break;
         case 'u':
-            errno = 0;
-            users = strtol(optarg, &end, 10);
-            if (errno || *end || users < 1 || users > FMX_GEN_MAX_USERS) {
+            if (fmx_parse_u32(optarg, 1, FMX_GEN_MAX_USERS, &users) != 0) {
                 fprintf(stderr, "feedmix-seed: --users must be 1..%d\n", FMX_GEN_MAX_USERS);
                 return 1;
             }
@@ -738,8 +715,8 @@ int main(int argc, char **argv) {
                 gen->n_sellers, gen->n_products, gen->n_stores, gen->n_updates, w.rows, w.positives, seed);
 models:
     if (models) {
-        if (s_mkdirs(models) != 0) {
-            fprintf(stderr, "feedmix-seed: cannot create %s: %s\n", models, strerror(errno));
+        if (fmx_mkdir_p(models, w.err) != 0) {
+            fprintf(stderr, "feedmix-seed: %s\n", w.err);
             goto done;
         }
         for (size_t i = 0; i < FMX_ARRAY_LEN(s_models); i++) {

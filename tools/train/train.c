@@ -34,7 +34,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <xgboost/c_api.h>
 #include <xxhash.h>
@@ -153,10 +152,6 @@ static float *s_push_row(s_train_t *t, float label, bool held) {
     return t->x + t->rows++ * t->cols;
 }
 
-static bool s_str_eq(const msgpack_object *o, const char *s, size_t len) {
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len && memcmp(o->via.str.ptr, s, len) == 0;
-}
-
 /* One chunk: its rows of our type become feature rows. -1 with err. */
 static int s_read_chunk(s_train_t *t, uint64_t k) {
     int rc = -1;
@@ -207,7 +202,7 @@ static int s_read_chunk(s_train_t *t, uint64_t k) {
             fmx_err(t->err, "%s row %u: not [user (int), type (str), id (str), label (0 or 1)]", key, i);
             goto done;
         }
-        if (!s_str_eq(&row->via.array.ptr[1], t->type, tlen)) continue;
+        if (!fmx_mp_str_eq(&row->via.array.ptr[1], t->type)) continue;
         const msgpack_object *id = &row->via.array.ptr[2];
         size_t cap = 16 + tlen + id->via.str.size;
         char *ek = msgpack_zone_malloc_no_align(zone, cap);
@@ -346,8 +341,7 @@ static int s_write_model(s_train_t *t, BoosterHandle b, char *path, size_t path_
     bst_ulong len;
     const char *buf;
     if (s_xgb(t, XGBoosterSaveModelToBuffer(b, "{\"format\": \"json\"}", &len, &buf), "save") != 0) return -1;
-    if (mkdir(t->models_dir, 0755) != 0 && errno != EEXIST)
-        return fmx_err(t->err, "mkdir(%s) failed: %s", t->models_dir, strerror(errno));
+    if (fmx_mkdir_p(t->models_dir, t->err) != 0) return -1;
     char tmp[4200];
     if (snprintf(path, path_cap, "%s/%s.json", t->models_dir, t->name) >= (int)path_cap ||
         snprintf(tmp, sizeof(tmp), "%s/.%s.json.%ld", t->models_dir, t->name, (long)getpid()) >= (int)sizeof(tmp))
