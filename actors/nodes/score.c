@@ -29,8 +29,9 @@
  * never reach outside the models directory. A model is loaded once and cached in the node state
  * (16 models, replaced round-robin; init preloads the XGBoost models it finds, as parsing a few
  * hundred trees takes longer than a score budget); the file is stat()ed per task and reloaded when it changed
- * (feedmix-train renames a new model into place), while a cached model whose file went away
- * keeps serving. A file that fails to load is an error naming the file and is not cached, so
+ * (feedmix-train renames a new model into place). A cached model whose file went away keeps
+ * serving when `scorer` names its kind; without `scorer`, a missing .json means the .weights file
+ * is what the model name now picks. A file that fails to load is an error naming the file and is not cached, so
  * fixing it on disk fixes the next task.
  *
  * The output is every input entity with its new score, sorted by score descending, stable. */
@@ -324,8 +325,8 @@ done:
     return rc;
 }
 
-/* The task's user record (a map in the zone) into *user, or NULL when there is none. -1 with err
- * only when the store fails. */
+/* The task's user record (a map in the zone) into *user, or NULL when there is none (or it is not
+ * a map). -1 with err when the store fails or the stored bytes are not valid msgpack. */
 static int s_user_record(const fmx_task_t *task, const msgpack_object **user, char err[FMX_ERR_LEN]) {
     *user = NULL;
     fmx_store_t *store = task->env ? task->env->store : NULL;
