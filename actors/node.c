@@ -178,17 +178,24 @@ int fmx_node_store_value(const void *val, size_t len, msgpack_zone *zone, msgpac
     return 0;
 }
 
-int fmx_node_set_init(fmx_node_set_t *set, size_t max_entries, msgpack_zone *zone) {
-    /* Load factor <= 1/2 keeps probe sequences short. */
+/* The zeroed slot table of an open-addressing index for up to max entries: a power of two with
+ * load factor <= 1/2, which keeps probe sequences short. NULL when too big or out of memory. */
+static uint32_t *s_slots_alloc(size_t max, size_t *mask, msgpack_zone *zone) {
     size_t cap = 16;
-    while (cap < max_entries * 2) {
-        if (cap > SIZE_MAX / 2 / sizeof(uint32_t) || cap >= UINT32_MAX) return -1;
+    while (cap / 2 < max) {
+        if (cap > SIZE_MAX / 2 / sizeof(uint32_t) || cap >= UINT32_MAX) return NULL;
         cap *= 2;
     }
-    set->slots = msgpack_zone_malloc(zone, cap * sizeof(uint32_t));
+    uint32_t *slots = msgpack_zone_malloc(zone, cap * sizeof(uint32_t));
+    if (!slots) return NULL;
+    memset(slots, 0, cap * sizeof(uint32_t));
+    *mask = cap - 1;
+    return slots;
+}
+
+int fmx_node_set_init(fmx_node_set_t *set, size_t max_entries, msgpack_zone *zone) {
+    set->slots = s_slots_alloc(max_entries, &set->mask, zone);
     if (!set->slots) return -1;
-    memset(set->slots, 0, cap * sizeof(uint32_t));
-    set->mask = cap - 1;
     set->n = 0;
     set->max = max_entries;
     return 0;
@@ -256,16 +263,10 @@ static uint64_t s_key_hash(const fmx_scalar_t *k) {
 }
 
 int fmx_node_keymap_init(fmx_node_keymap_t *map, size_t max_keys, msgpack_zone *zone) {
-    size_t cap = 16;
-    while (cap < max_keys * 2) {
-        if (cap > SIZE_MAX / 2 / sizeof(uint32_t) || cap >= UINT32_MAX) return -1;
-        cap *= 2;
-    }
-    map->slots = msgpack_zone_malloc(zone, cap * sizeof(uint32_t));
+    map->slots = s_slots_alloc(max_keys, &map->mask, zone);
+    if (!map->slots) return -1;
     map->keys = msgpack_zone_malloc(zone, (max_keys ? max_keys : 1) * sizeof(fmx_scalar_t));
-    if (!map->slots || !map->keys) return -1;
-    memset(map->slots, 0, cap * sizeof(uint32_t));
-    map->mask = cap - 1;
+    if (!map->keys) return -1;
     map->n = 0;
     map->max = max_keys;
     return 0;

@@ -4,12 +4,8 @@
  * MVCC), so an actor can open the store read-only while the seeder is still writing it. A read
  * transaction pins a snapshot: values returned by get point into the memory map and stay valid
  * until the transaction ends, which is why hydrate batches a whole task into one. */
-#include <errno.h>
 #include <lmdb.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 
 #include "common/store_int.h"
 
@@ -38,28 +34,6 @@ static MDB_dbi s_dbi(const fmx_store_txn_t *t) {
     return ((const s_store_t *)t->store)->dbi;
 }
 
-/* mkdir -p: creates every missing component of path. */
-static int s_mkdirs(const char *path, char err[FMX_ERR_LEN]) {
-    size_t len = strlen(path);
-    if (len == 0 || len >= 4096) return fmx_err(err, "store path '%s' is empty or too long", path);
-    char buf[4096];
-    memcpy(buf, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
-            buf[i] = saved;
-            return fmx_err(err, "mkdir(%s) failed: %s", path, strerror(e));
-        }
-        buf[i] = saved;
-    }
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return fmx_err(err, "store path '%s' is not a directory", path);
-    return 0;
-}
-
 static void s_close(fmx_store_t *base) {
     s_store_t *self = (s_store_t *)base;
     if (self->env) mdb_env_close(self->env);
@@ -73,7 +47,7 @@ fmx_store_t *fmx_store_lmdb_open(const char *path, bool readonly, size_t map_siz
         fmx_err(err, "store map size %zu MiB is too large", map_size_mb);
         return NULL;
     }
-    if (!readonly && s_mkdirs(path, err) != 0) return NULL;
+    if (!readonly && fmx_mkdir_p(path, err) != 0) return NULL;
 
     s_store_t *self = calloc(1, sizeof(*self));
     if (!self) {
@@ -167,12 +141,8 @@ static int s_mget(fmx_store_txn_t *base, size_t n, const char *const *keys, cons
                   size_t *val_lens, char err[FMX_ERR_LEN]) {
     for (size_t i = 0; i < n; i++) {
         if (key_lens[i] == 0) continue;
-        int rc = s_get(base, keys[i], key_lens[i], &vals[i], &val_lens[i], err);
-        if (rc < 0) return -1;
-        if (rc > 0) {
-            vals[i] = NULL;
-            val_lens[i] = 0;
-        }
+        /* A missing key leaves vals[i] NULL, as the dispatcher set it. */
+        if (s_get(base, keys[i], key_lens[i], &vals[i], &val_lens[i], err) < 0) return -1;
     }
     return 0;
 }

@@ -135,10 +135,10 @@ done:
 }
 
 /* The record of e, or NULL. */
-static const msgpack_object *s_record(s_batch_t *b, const fmx_entity_t *e) {
+static const msgpack_object *s_record(const s_batch_t *b, const fmx_entity_t *e) {
     if (!s_keyable(e)) return NULL;
-    /* Always found: s_collect saw every keyable entity (the set never grows here). */
-    int64_t i = fmx_node_set_insert(&b->set, &b->uniq, e, b->uniq.n);
+    /* Always found: s_collect saw every keyable entity. */
+    int64_t i = fmx_node_set_find(&b->set, &b->uniq, e);
     return i >= 0 && b->recs[i].type == MSGPACK_OBJECT_MAP ? &b->recs[i] : NULL;
 }
 
