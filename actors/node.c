@@ -5,7 +5,9 @@
 #include "actors/node.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -120,6 +122,24 @@ int fmx_node_param_str_list(const fmx_task_t *task, const char *key, size_t max_
     *out = v;
     *n = size;
     return 0;
+}
+
+/* Store refs name entities by a str id or, in older data, a non-negative int: both read as a str. */
+bool fmx_node_ref_id(const msgpack_object *o, msgpack_zone *zone, fmx_str_t *out) {
+    if (!o) return false;
+    if (o->type == MSGPACK_OBJECT_STR) {
+        if (o->via.str.size == 0) return false;
+        *out = (fmx_str_t){o->via.str.ptr, o->via.str.size};
+        return true;
+    }
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return false;
+    char buf[24];
+    int n = snprintf(buf, sizeof(buf), "%" PRIu64, o->via.u64);
+    char *p = msgpack_zone_malloc_no_align(zone, (size_t)n);
+    if (!p) return false;
+    memcpy(p, buf, (size_t)n);
+    *out = (fmx_str_t){p, (size_t)n};
+    return true;
 }
 
 int fmx_node_deadline_check(const fmx_task_t *task, char err[FMX_ERR_LEN]) {

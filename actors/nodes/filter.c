@@ -180,7 +180,8 @@ static int s_load_seen(const msgpack_object *refs, s_drop_t *d, msgpack_zone *zo
         fmx_entity_t e;
         memset(&e, 0, sizeof(e));
         /* A ref that cannot name an entity cannot match one: skipped. */
-        if (fmx_mp_get_str(ref, "id", &e.id) != 0 || fmx_mp_get_str(ref, "type", &e.type) != 0) continue;
+        if (!fmx_node_ref_id(fmx_mp_map_get(ref, "id"), zone, &e.id) || fmx_mp_get_str(ref, "type", &e.type) != 0)
+            continue;
         if (fmx_node_set_insert(&d->seen_set, &d->seen, &e, d->seen.n) < 0) d->seen.v[d->seen.n++] = e;
     }
     d->has_seen = true;

@@ -44,6 +44,9 @@ int fmx_node_param_int_list(const fmx_task_t *task, const char *key, size_t max_
  * *n; -1 with err when not a list of strings or longer than max_n. */
 int fmx_node_param_str_list(const fmx_task_t *task, const char *key, size_t max_n, fmx_str_t **out, size_t *n,
                             char err[FMX_ERR_LEN]);
+/* A ref's id (a non-empty str, or a non-negative int turned into a str in the zone) into *out;
+ * false when o is absent, of another type, or the zone is out of memory. */
+bool fmx_node_ref_id(const msgpack_object *o, msgpack_zone *zone, fmx_str_t *out);
 /* -1 with err "deadline passed" when task->deadline_us (0: none) is behind the clock. */
 int fmx_node_deadline_check(const fmx_task_t *task, char err[FMX_ERR_LEN]);
 /* An int, float or bool object as a double (true = 1); false for anything else or NULL. */

@@ -11,32 +11,12 @@
  * A missing key is an empty list, not an error (a new user follows nobody). Refs that are not
  * maps, lack an id or have no type (and no entity_type) are skipped: one bad ref should not cost
  * the whole candidate set. Non-negative integer ids are accepted and turned into strings. */
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "actors/nodes/nodes.h"
 #include "schemas/mpobj.h"
 
 #define S_MAX_LIMIT 1000000
-
-/* The ref's id as a string in the zone; false when it has no usable id. */
-static bool s_ref_id(const msgpack_object *o, msgpack_zone *zone, fmx_str_t *out) {
-    if (!o) return false;
-    if (o->type == MSGPACK_OBJECT_STR) {
-        if (o->via.str.size == 0) return false;
-        *out = (fmx_str_t){o->via.str.ptr, o->via.str.size};
-        return true;
-    }
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return false;
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRIu64, o->via.u64);
-    char *p = msgpack_zone_malloc_no_align(zone, (size_t)n);
-    if (!p) return false;
-    memcpy(p, buf, (size_t)n);
-    *out = (fmx_str_t){p, (size_t)n};
-    return true;
-}
 
 static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]) {
     fmx_str_t key, entity_type;
@@ -78,7 +58,7 @@ static int s_run(fmx_task_t *task, fmx_entity_list_t *out, char err[FMX_ERR_LEN]
         fmx_entity_t e;
         memset(&e, 0, sizeof(e));
         e.fields.type = MSGPACK_OBJECT_NIL;
-        if (!s_ref_id(fmx_mp_map_get(ref, "id"), task->zone, &e.id)) continue;
+        if (!fmx_node_ref_id(fmx_mp_map_get(ref, "id"), task->zone, &e.id)) continue;
         if (fmx_mp_get_str(ref, "type", &e.type) != 0 || e.type.len == 0) e.type = entity_type;
         if (!e.type.ptr || e.type.len == 0) continue;
         double score;

@@ -584,6 +584,21 @@ static void s_filter_inputs(nfx_t *fx) {
     nfx_add(fx, 0, "h", "store", 0.1, "r", NULL);
 }
 
+/* A seen ref with an int id matches the entity whose id is that number, as retrieve reads it. */
+static void test_filter_seen_int_ids(void **state) {
+    nfx_t *fx = *state;
+    nfx_store_open(fx);
+    msgpack_pack_array(&fx->pk, 1);
+    nfx_pack_spec(fx, "id=7,type=store");
+    nfx_store_put(fx, "user:42:seen");
+    nfx_store_commit(fx);
+    nfx_add(fx, 0, "7", "store", 0.9, "r", NULL);
+    nfx_add(fx, 0, "8", "store", 0.8, "r", NULL);
+    nfx_params(fx, "seen_key=user:42:seen");
+    assert_int_equal(nfx_run(fx, "filter"), 0);
+    assert_string_equal(nfx_ids_tree(fx, &fx->out), "8");
+}
+
 static void test_filter_seen_and_blocked(void **state) {
     nfx_t *fx = *state;
     s_filter_store(fx, true, true);
@@ -775,6 +790,7 @@ int main(void) {
         T(test_blend_score),
         T(test_blend_debunch_by),
         T(test_blend_debunch_impossible),
+        T(test_filter_seen_int_ids),
         T(test_filter_seen_and_blocked),
         T(test_filter_missing_keys_and_errors),
         T(test_filter_big_seen_list),
