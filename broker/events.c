@@ -11,15 +11,16 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/clock.h"
+#include "common/jsonbuf.h"
 
 struct fmx_events {
     int fd;
@@ -56,10 +57,9 @@ const char *fmx_fsync_name(fmx_fsync_t policy) {
 
 /* --- writer ------------------------------------------------------------------------------------ */
 
+/* The clock `wake` and `drained` wait on (CLOCK_MONOTONIC), in ms. */
 static uint64_t s_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return fmx_clock_now_us() / 1000u;
 }
 
 static void s_deadline(struct timespec *ts, uint64_t at_ms) {
@@ -164,21 +164,14 @@ static void *s_writer(void *arg) {
 
 /* mkdir -p of path's directory. */
 static int s_mkdir_parents(const char *path, char err[FMX_ERR_LEN]) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return 0;
     char dir[4096];
-    size_t n = strlen(path);
+    size_t n = (size_t)(slash - path);
     if (n >= sizeof dir) return fmx_err(err, "events log path is too long");
-    memcpy(dir, path, n + 1);
-    char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir) return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fmx_err(err, "mkdir(%s) failed: %s", dir, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return fmx_err(err, "mkdir(%s) failed: %s", dir, strerror(errno));
-    return 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return fmx_mkdir_p(dir, err);
 }
 
 fmx_events_t *fmx_events_new(const char *path, const fmx_events_opts_t *opts, char err[FMX_ERR_LEN]) {
@@ -291,118 +284,49 @@ fmx_events_stats_t fmx_events_stats(fmx_events_t *ev) {
 
 /* --- formatting -------------------------------------------------------------------------------- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    bool overflow;
-} s_out_t;
-
-static void s_put(s_out_t *o, const char *s, size_t n) {
-    if (o->overflow || n > o->cap - o->len) {
-        o->overflow = true;
-        return;
-    }
-    memcpy(o->buf + o->len, s, n);
-    o->len += n;
-}
-
-static void s_putc(s_out_t *o, const char *s) {
-    s_put(o, s, strlen(s));
-}
-
-static void s_printf(s_out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void s_printf(s_out_t *o, const char *fmt, ...) {
-    if (o->overflow) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= o->cap - o->len)
-        o->overflow = true;
-    else
-        o->len += (size_t)n;
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when the bytes there are not one. */
-static size_t s_utf8_len(const unsigned char *p, size_t n) {
-    unsigned char c = p[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) len = 2;
-    else if (c == 0xe0) len = 3, lo = 0xa0;
-    else if (c == 0xed) len = 3, hi = 0x9f;
-    else if (c >= 0xe1 && c <= 0xef) len = 3;
-    else if (c == 0xf0) len = 4, lo = 0x90;
-    else if (c == 0xf4) len = 4, hi = 0x8f;
-    else if (c >= 0xf1 && c <= 0xf3) len = 4;
-    else return 0;
-    if (n < len || p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
-    return len;
-}
-
-static void s_json_str(s_out_t *o, fmx_str_t s) {
-    s_put(o, "\"", 1);
-    const unsigned char *p = (const unsigned char *)s.ptr;
-    size_t i = 0;
-    while (i < s.len) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            s_put(o, esc, 2);
-            i++;
-        } else if (c < 0x20) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            s_put(o, esc, 6);
-            i++;
-        } else {
-            size_t n = s_utf8_len(p + i, s.len - i);
-            if (n == 0) {
-                s_put(o, "\\ufffd", 6);
-                i++;
-            } else {
-                s_put(o, (const char *)p + i, n);
-                i += n;
-            }
-        }
-    }
-    s_put(o, "\"", 1);
-}
-
-static void s_key_str(s_out_t *o, const char *key, fmx_str_t v) {
-    s_printf(o, ",\"%s\":", key);
-    s_json_str(o, v);
+static void s_key_str(fmx_jsonbuf_t *o, const char *key, fmx_str_t v) {
+    fmx_jsonbuf_raw(o, ",", 1);
+    fmx_jsonbuf_key(o, key);
+    fmx_jsonbuf_str(o, v.ptr, v.len);
 }
 
 size_t fmx_events_format(char *buf, size_t cap, int64_t ts_ms, fmx_str_t event, const fmx_token_fields_t *f,
                          fmx_str_t user_id, fmx_str_t request_id) {
-    s_out_t o = {buf, 0, cap, false};
+    /* The broker's line buffer, filled in place: no allocation per event. */
+    fmx_jsonbuf_t o;
+    fmx_jsonbuf_init_fixed(&o, buf, cap);
     if (ts_ms < 0) ts_ms = 0;
-    s_printf(&o, "{\"ts\":%" PRId64 ".%03" PRId64 ",\"event\":", ts_ms / 1000, ts_ms % 1000);
-    s_json_str(&o, event);
+    char ts[64];
+    int n = snprintf(ts, sizeof ts, "{\"ts\":%" PRId64 ".%03" PRId64 ",\"event\":", ts_ms / 1000, ts_ms % 1000);
+    fmx_jsonbuf_raw(&o, ts, (size_t)n);
+    fmx_jsonbuf_str(&o, event.ptr, event.len);
     s_key_str(&o, "ranking_id", f->ranking_id);
     s_key_str(&o, "feed", f->feed);
     s_key_str(&o, "source", f->source);
     s_key_str(&o, "model", f->model);
-    s_printf(&o, ",\"position\":%" PRId64, f->depth ? f->path[0] : 0);
+    fmx_jsonbuf_lit(&o, ",\"position\":");
+    fmx_jsonbuf_i64(&o, f->depth ? f->path[0] : 0);
     if (f->depth > 1) {
-        s_printf(&o, ",\"child_position\":%" PRId64 ",\"path\":[", f->path[f->depth - 1]);
-        for (size_t d = 0; d < f->depth; d++) s_printf(&o, "%s%" PRId64, d ? "," : "", f->path[d]);
-        s_putc(&o, "]");
+        fmx_jsonbuf_lit(&o, ",\"child_position\":");
+        fmx_jsonbuf_i64(&o, f->path[f->depth - 1]);
+        fmx_jsonbuf_lit(&o, ",\"path\":[");
+        for (size_t d = 0; d < f->depth; d++) {
+            if (d) fmx_jsonbuf_raw(&o, ",", 1);
+            fmx_jsonbuf_i64(&o, f->path[d]);
+        }
+        fmx_jsonbuf_raw(&o, "]", 1);
     }
-    s_putc(&o, ",\"variants\":{");
+    fmx_jsonbuf_lit(&o, ",\"variants\":{");
     for (size_t i = 0; i < f->n_variants; i++) {
-        if (i) s_putc(&o, ",");
-        s_json_str(&o, f->experiments[i]);
-        s_putc(&o, ":");
-        s_json_str(&o, f->variants[i]);
+        if (i) fmx_jsonbuf_raw(&o, ",", 1);
+        fmx_jsonbuf_str(&o, f->experiments[i].ptr, f->experiments[i].len);
+        fmx_jsonbuf_raw(&o, ":", 1);
+        fmx_jsonbuf_str(&o, f->variants[i].ptr, f->variants[i].len);
     }
-    s_printf(&o, "},\"issued\":%" PRId64, f->issued);
+    fmx_jsonbuf_lit(&o, "},\"issued\":");
+    fmx_jsonbuf_i64(&o, f->issued);
     if (user_id.len) s_key_str(&o, "user_id", user_id);
     if (request_id.len) s_key_str(&o, "request_id", request_id);
-    s_putc(&o, "}\n");
-    return o.overflow ? 0 : o.len;
+    fmx_jsonbuf_lit(&o, "}\n");
+    return o.failed ? 0 : o.len;
 }

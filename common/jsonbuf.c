@@ -11,8 +11,12 @@ void fmx_jsonbuf_init(fmx_jsonbuf_t *b, size_t max) {
     b->max = max;
 }
 
+void fmx_jsonbuf_init_fixed(fmx_jsonbuf_t *b, char *buf, size_t cap) {
+    *b = (fmx_jsonbuf_t){.data = buf, .cap = cap, .max = cap, .fixed = true};
+}
+
 void fmx_jsonbuf_fini(fmx_jsonbuf_t *b) {
-    free(b->data);
+    if (!b->fixed) free(b->data);
     memset(b, 0, sizeof *b);
 }
 
@@ -34,7 +38,7 @@ void fmx_jsonbuf_consume(fmx_jsonbuf_t *b, size_t n) {
 static int s_reserve(fmx_jsonbuf_t *b, size_t n) {
     if (b->failed) return -1;
     if (n <= b->cap - b->len) return 0;
-    if (n > SIZE_MAX / 2 - b->len || (b->max && b->len + n > b->max)) goto fail;
+    if (b->fixed || n > SIZE_MAX / 2 - b->len || (b->max && b->len + n > b->max)) goto fail;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n) cap *= 2;
     if (b->max && cap > b->max) cap = b->max;

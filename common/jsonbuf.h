@@ -19,10 +19,14 @@ typedef struct {
     size_t len, cap;
     size_t max;   /* growth past this many bytes fails (0: no bound) */
     bool failed;  /* an append could not grow the buffer */
+    bool fixed;   /* data is the caller's (fmx_jsonbuf_init_fixed): never grown or freed */
 } fmx_jsonbuf_t;
 
 /* max: the largest size the buffer may grow to (0 for no bound). Allocates nothing yet. */
 void fmx_jsonbuf_init(fmx_jsonbuf_t *b, size_t max);
+/* Appends go to the caller's buf[0..cap) and never allocate: an append that does not fit fails
+ * as above. fini leaves buf alone. */
+void fmx_jsonbuf_init_fixed(fmx_jsonbuf_t *b, char *buf, size_t cap);
 void fmx_jsonbuf_fini(fmx_jsonbuf_t *b);
 /* Empties the buffer (keeping its memory) and clears `failed`. */
 void fmx_jsonbuf_reset(fmx_jsonbuf_t *b);

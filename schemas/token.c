@@ -122,11 +122,6 @@ static int s_fixed_write(void *data, const char *buf, size_t len) {
     return 0;
 }
 
-static void s_pack_str(msgpack_packer *pk, fmx_str_t s) {
-    msgpack_pack_str(pk, s.len);
-    if (s.len) msgpack_pack_str_body(pk, s.ptr, s.len);
-}
-
 /* The first FMX_TOKEN_TAG_LEN bytes of HMAC-SHA256 over text[0..len). */
 static void s_tag(const fmx_token_key_t *key, const char *text, size_t len, uint8_t tag[FMX_TOKEN_TAG_LEN]) {
     uint8_t full[crypto_auth_hmacsha256_BYTES];
@@ -150,19 +145,19 @@ int fmx_token_sign(const fmx_token_key_t *key, const fmx_token_fields_t *f, char
     msgpack_packer pk;
     msgpack_packer_init(&pk, &fixed, s_fixed_write);
     msgpack_pack_array(&pk, S_PAYLOAD_FIELDS);
-    s_pack_str(&pk, f->ranking_id);
+    fmx_mp_pack_strn(&pk, f->ranking_id.ptr, f->ranking_id.len);
     msgpack_pack_array(&pk, f->depth);
     for (size_t d = 0; d < f->depth; d++) {
         if (f->path[d] < 0) return fmx_err(err, "negative position %lld in the token path", (long long)f->path[d]);
         msgpack_pack_uint64(&pk, (uint64_t)f->path[d]);
     }
-    s_pack_str(&pk, f->feed);
-    s_pack_str(&pk, f->source);
-    s_pack_str(&pk, f->model);
+    fmx_mp_pack_strn(&pk, f->feed.ptr, f->feed.len);
+    fmx_mp_pack_strn(&pk, f->source.ptr, f->source.len);
+    fmx_mp_pack_strn(&pk, f->model.ptr, f->model.len);
     msgpack_pack_map(&pk, f->n_variants);
     for (size_t i = 0; i < f->n_variants; i++) {
-        s_pack_str(&pk, f->experiments[i]);
-        s_pack_str(&pk, f->variants[i]);
+        fmx_mp_pack_strn(&pk, f->experiments[i].ptr, f->experiments[i].len);
+        fmx_mp_pack_strn(&pk, f->variants[i].ptr, f->variants[i].len);
     }
     msgpack_pack_uint64(&pk, (uint64_t)f->issued);
     if (fixed.overflow) return fmx_err(err, "token payload exceeds %d bytes", FMX_TOKEN_PAYLOAD_MAX);

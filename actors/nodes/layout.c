@@ -68,10 +68,8 @@ static int s_sign(s_signer_t *s, fmx_entity_t *e, size_t depth, char err[FMX_ERR
     char buf[FMX_TOKEN_TEXT_MAX + 1];
     size_t n;
     if (fmx_token_sign(s->key, &s->f, buf, sizeof buf, &n, err) != 0) return -1;
-    char *p = msgpack_zone_malloc_no_align(s->zone, n);
-    if (!p) return fmx_err(err, "out of memory");
-    memcpy(p, buf, n);
-    e->token = (fmx_str_t){p, n};
+    e->token = (fmx_str_t){buf, n};
+    if (fmx_node_str_dup(&e->token, s->zone) != 0) return fmx_err(err, "out of memory");
     e->position = s->f.path[depth - 1];
     e->has_position = true;
     return 0;

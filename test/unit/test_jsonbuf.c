@@ -136,6 +136,31 @@ static void test_bound_is_sticky(void **state) {
     fmx_jsonbuf_fini(&b); /* idempotent */
 }
 
+/* A fixed buffer writes into the caller's memory, fails (sticky) instead of growing, and fini
+ * leaves it alone; cap 0 takes nothing, even after a reset. */
+static void test_fixed_buffer(void **state) {
+    (void)state;
+    char mem[8];
+    fmx_jsonbuf_t b;
+    fmx_jsonbuf_init_fixed(&b, mem, sizeof mem);
+    assert_int_equal(fmx_jsonbuf_str(&b, "a\n", 2), 0);
+    assert_ptr_equal(b.data, mem);
+    assert_memory_equal(mem, "\"a\\n\"", 5);
+    assert_int_equal(fmx_jsonbuf_lit(&b, "1234"), -1);
+    assert_true(b.failed);
+    assert_int_equal(b.len, 5);
+    fmx_jsonbuf_reset(&b);
+    assert_int_equal(fmx_jsonbuf_lit(&b, "12345678"), 0);
+    assert_ptr_equal(b.data, mem);
+    fmx_jsonbuf_fini(&b); /* mem is on the stack: ASan would catch a free */
+    fmx_jsonbuf_init_fixed(&b, mem, 0);
+    assert_int_equal(fmx_jsonbuf_raw(&b, "x", 1), -1);
+    fmx_jsonbuf_reset(&b);
+    assert_int_equal(fmx_jsonbuf_raw(&b, "x", 1), -1);
+    assert_ptr_equal(b.data, mem);
+    fmx_jsonbuf_fini(&b);
+}
+
 /* The test parser itself refuses what it must, so "it parses" means something. */
 static void test_parser_is_strict(void **state) {
     (void)state;
@@ -164,6 +189,7 @@ int main(void) {
         cmocka_unit_test(test_every_byte),
         cmocka_unit_test(test_documents_and_numbers),
         cmocka_unit_test(test_bound_is_sticky),
+        cmocka_unit_test(test_fixed_buffer),
         cmocka_unit_test(test_parser_is_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

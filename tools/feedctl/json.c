@@ -7,82 +7,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+#include "common/jsonbuf.h"
 
-/* Length of the valid UTF-8 sequence at p (1..4), or minus the length of the maximal invalid
- * subpart (the Unicode-recommended unit to replace by one U+FFFD). */
-static int s_utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    int need;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* > U+10FFFF */
-    } else {
-        return -1;
-    }
-    for (int i = 1; i <= need; i++) {
-        if ((size_t)i >= n)
-            return -i;
-        unsigned char b = p[i];
-        bool ok = i == 1 ? (b >= lo && b <= hi) : (b >= 0x80 && b <= 0xBF);
-        if (!ok)
-            return -i;
-    }
-    return need + 1;
-}
+static const char s_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 int fmx_json_write_string(FILE *out, const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    fputc('"', out);
-    while (i < len) {
-        unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            i++;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\b': fputs("\\b", out); break;
-            case '\f': fputs("\\f", out); break;
-            case '\n': fputs("\\n", out); break;
-            case '\r': fputs("\\r", out); break;
-            case '\t': fputs("\\t", out); break;
-            default: fprintf(out, "\\u%04x", c); break;
-            }
-            i++;
-        } else if (c < 0x80) {
-            fputc(c, out);
-            i++;
-        } else {
-            int n = s_utf8_seq(p + i, len - i);
-            if (n > 0) {
-                fwrite(p + i, 1, (size_t)n, out);
-                i += (size_t)n;
-            } else {
-                fputs("\\ufffd", out);
-                i += (size_t)-n;
-            }
-        }
-    }
-    fputc('"', out);
-    return ferror(out) ? -1 : 0;
+    /* common/jsonbuf's escaping, the same as the broker's logs and traces. */
+    fmx_jsonbuf_t b;
+    fmx_jsonbuf_init(&b, 0);
+    int rc = fmx_jsonbuf_str(&b, s, len) == 0 && fwrite(b.data, 1, b.len, out) == b.len ? 0 : -1;
+    fmx_jsonbuf_fini(&b);
+    return rc;
 }
 
 static void s_write_base64(FILE *out, const unsigned char *p, size_t len)

@@ -1,8 +1,8 @@
 /* json.h - prints a decoded msgpack object as JSON: feedctl's output format.
  *
  * The output is always valid JSON whatever the input: map keys stay in wire order; strings are
- * escaped (control characters as \uXXXX, invalid UTF-8 as \ufffd, one per maximal invalid
- * subsequence); floats use the shortest %g form that reads back to the same value, with ".0"
+ * escaped as common/jsonbuf.h does (control characters, invalid UTF-8 as \ufffd, one per maximal
+ * invalid subsequence, U+2028/U+2029); floats use the shortest %g form that reads back to the same value, with ".0"
  * added when it would otherwise look like an integer; NaN and infinities become null; bin becomes
  * a base64 string; ext becomes {"ext": type, "data": base64}; a non-string map key is printed as
  * the string of its compact JSON. */
@@ -21,7 +21,8 @@
  * Returns 0, or -1 on a write error or when the nesting limit was hit (the output stays valid). */
 int fmx_json_write(FILE *out, const msgpack_object *o, int indent);
 
-/* Writes len bytes as a quoted, escaped JSON string. Returns 0 or -1 on a write error. */
+/* Writes len bytes as a quoted, escaped JSON string. Returns 0, or -1 on a write error or out of
+ * memory. */
 int fmx_json_write_string(FILE *out, const char *s, size_t len);
 
 /* Formats v as a JSON number into buf (at least 32 bytes): the shortest of %.1g .. %.17g

@@ -42,7 +42,7 @@ struct fmx_report {
 typedef struct {
     const char *p, *end;
     char *scratch;
-    size_t slen, scap;
+    size_t slen; /* scratch has FMX_REPORT_LINE_MAX bytes: unescaping never grows a string */
 } s_json_t;
 
 typedef struct {
@@ -405,7 +405,7 @@ int fmx_report_add_line(fmx_report_t *r, const char *line, size_t len) {
         r->t.malformed++;
         return -1;
     }
-    s_json_t j = {line, line + len, r->scratch, 0, FMX_REPORT_LINE_MAX};
+    s_json_t j = {line, line + len, r->scratch, 0};
     s_event_t ev;
     if (s_parse_event(&j, &ev) != 0) {
         r->t.malformed++;
