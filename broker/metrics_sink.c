@@ -154,7 +154,10 @@ static void s_outcome(fmx_metrics_sink_t *self, const fmx_run_t *run, size_t i, 
 
 void fmx_metrics_sink_request_done(fmx_metrics_sink_t *self, const fmx_run_t *run, const char *status) {
     if (!self) return;
-    const char *labels[] = {s_feed(run->config, run->req.feed), status};
+    /* The feed asked for, as admission resolved it; once a failover resolved the on_failure
+     * feed in its place (or failed to), the name is looked up again. */
+    const fmx_feed_t *asked = run->failover_node[0] ? NULL : run->res.feed;
+    const char *labels[] = {asked ? asked->name : s_feed(run->config, run->req.feed), status};
     fmx_metrics_add(self->reg, self->requests, labels, 1);
     uint64_t now = fmx_clock_now_us();
     fmx_metrics_observe(self->reg, self->request_duration, labels, now > run->start_us ? now - run->start_us : 0);

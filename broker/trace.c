@@ -462,6 +462,7 @@ int fmx_trace_request_done(fmx_trace_t *self, fmx_run_t *run, const char *status
                          NULL, now);
     }
     int rc = -1;
+    bool queued = false; /* false at `out`: this trace is lost, whatever the reason */
     s_build_t *bd = self->build;
     bd->n_spans = 0;
     bd->threads = calloc(rec->n_threads + 1, sizeof *bd->threads);
@@ -559,7 +560,7 @@ int fmx_trace_request_done(fmx_trace_t *self, fmx_run_t *run, const char *status
     job.data = self->buf.data;
     job.len = self->buf.len;
     pthread_mutex_lock(&self->mu);
-    bool queued = self->count < S_QUEUE;
+    queued = self->count < S_QUEUE;
     if (queued) {
         self->queue[(self->head + self->count) % S_QUEUE] = job;
         self->count++;
@@ -572,7 +573,6 @@ int fmx_trace_request_done(fmx_trace_t *self, fmx_run_t *run, const char *status
         fmx_jsonbuf_init(&self->buf, self->buf.max);
         self->stats.queued++;
     } else {
-        self->stats.dropped++;
         fmx_err(err, "trace of %s dropped: %d files already wait for the disk", run->request_id, S_QUEUE);
         goto out;
     }
@@ -580,6 +580,7 @@ int fmx_trace_request_done(fmx_trace_t *self, fmx_run_t *run, const char *status
     rc = errors > self->errors_reported ? -1 : 0;
     self->errors_reported = errors;
 out:
+    if (!queued) self->stats.dropped++;
     free(bd->threads);
     free(bd->spans);
     bd->threads = NULL;

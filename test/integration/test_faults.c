@@ -220,6 +220,13 @@ static void test_on_failure_feed(void **state) {
     assert_int_equal(h_admin(h, "stats", 2000, &st), 0);
     assert_int_equal(h_get_int(h_get(st.root, "counters"), "failovers"), 1);
     h_reply_fini(&st);
+    /* Counted under the feed asked for, not the one served. */
+    assert_int_equal(h_admin(h, "metrics", 2000, &st), 0);
+    const msgpack_object *text = h_get(st.root, "text");
+    assert_non_null(text);
+    static const char line[] = "\nfeedmix_requests_total{feed=\"fm_failover\",status=\"degraded\"} 1\n";
+    assert_non_null(memmem(text->via.str.ptr, text->via.str.size, line, strlen(line)));
+    h_reply_fini(&st);
     h_kill(bad, SIGKILL);
     h_wait_exit(h, bad, 5000, NULL);
 }
