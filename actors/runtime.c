@@ -27,6 +27,7 @@
 
 #define S_MAX_FRAMES (3 + FMX_WIRE_MAX_INPUTS)
 #define S_MAX_WORKERS 64
+#define S_WORKER_START_MS 60000 /* a worker reports its init within this */
 
 /* USDT: task__start(type, task_id) and task__done(type, task_id, status, elapsed_us) around the
  * node's run (common/probes.h, tools/feedtrace/README.md). */
@@ -524,8 +525,18 @@ int fmx_runtime_run(const fmx_runtime_config_t *config, volatile int *stop, char
             goto out;
         }
         wk->started = 1;
-        int status = -1;
-        if (zmq_recv(wk->pair, &status, sizeof status, 0) != (int)sizeof status || status != 0) {
+        /* Bounded: a worker that could not even make its socket never reports (model preloads
+         * take seconds at most). */
+        int status = -1, handshake_ms = S_WORKER_START_MS, forever = -1;
+        zmq_setsockopt(wk->pair, ZMQ_RCVTIMEO, &handshake_ms, sizeof handshake_ms);
+        int got = zmq_recv(wk->pair, &status, sizeof status, 0);
+        zmq_setsockopt(wk->pair, ZMQ_RCVTIMEO, &forever, sizeof forever);
+        if (got < 0) {
+            fmx_err(err, "node '%s' failed to start: its worker thread did not report within %d ms", type->name,
+                    S_WORKER_START_MS);
+            goto out;
+        }
+        if (got != (int)sizeof status || status != 0) {
             fmx_err(err, "node '%s' failed to start: %s", type->name, wk->init_err[0] ? wk->init_err : "?");
             goto out;
         }
